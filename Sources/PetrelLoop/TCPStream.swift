@@ -1,0 +1,222 @@
+import CLibUV
+import Glibc
+
+/// One accepted TCP connection on one loop.
+///
+/// Ownership, written once: the libuv handle's `data` holds a +1 reference to the stream from
+/// accept until the close callback; the stream holds its handler strongly until then, so the
+/// handler lives exactly as long as the socket. Writes copy their bytes (into the loop's cork
+/// buffer or the stream's queue), so callers may pass pointers into transient buffers.
+public final class TCPStream {
+    let handle: UnsafeMutablePointer<uv_tcp_t>
+    public unowned(unsafe) let loop: EventLoop
+    public var handler: StreamHandler?
+
+    /// Bytes waiting behind the write in flight.
+    private var queued = OutboundBuffer()
+    /// The bytes of the `uv_write` in flight, owned here until its callback.
+    private var inFlight: (UnsafeMutableRawPointer, Int)?
+    private var writeRequest: UnsafeMutablePointer<uv_write_t>?
+    public private(set) var isClosing = false
+    public private(set) var isReading = false
+
+    init(loop: EventLoop, handle: UnsafeMutablePointer<uv_tcp_t>) {
+        self.loop = loop
+        self.handle = handle
+    }
+
+    /// Bytes accepted by `write` that the kernel has not taken yet.
+    public var pendingWriteBytes: Int {
+        queued.count + (inFlight?.1 ?? 0) + (loop.corkedStream === self ? loop.corkCount : 0)
+    }
+
+    public func startReading() {
+        guard !isReading, !isClosing else { return }
+        isReading = true
+        uv_read_start(petrel_tcp_as_stream(handle), allocReadBuffer, didRead)
+    }
+
+    public func stopReading() {
+        guard isReading else { return }
+        isReading = false
+        uv_read_stop(petrel_tcp_as_stream(handle))
+    }
+
+    /// Queues `first` then `second` for sending, as one contiguous write when possible.
+    public func write(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) {
+        guard !isClosing else { return }
+        let total = first.count + second.count
+        if loop.corkedStream === self, inFlight == nil, queued.count == 0 {
+            if loop.corkCount + total > EventLoop.corkBufferSize { flushCork() }
+            if total <= EventLoop.corkBufferSize - loop.corkCount {
+                if first.count > 0 { (loop.corkBuffer + loop.corkCount).copyMemory(from: first.baseAddress!, byteCount: first.count) }
+                if second.count > 0 { (loop.corkBuffer + loop.corkCount + first.count).copyMemory(from: second.baseAddress!, byteCount: second.count) }
+                loop.corkCount += total
+                return
+            }
+        }
+        if loop.corkedStream === self { flushCork() }
+        if inFlight == nil, queued.count == 0 {
+            // Nothing ahead of us: try the socket directly and queue only what it refuses.
+            let sent = tryWrite(first)
+            if sent < first.count {
+                queued.append(UnsafeRawBufferPointer(rebasing: first[sent...]))
+                queued.append(second)
+            } else {
+                let sent2 = tryWrite(second)
+                queued.append(UnsafeRawBufferPointer(rebasing: second[sent2...]))
+            }
+        } else {
+            queued.append(first)
+            queued.append(second)
+        }
+        startQueuedWrite()
+    }
+
+    /// Called by the loop when this stream's read callback ends: sends what was corked.
+    func flushCork() {
+        guard loop.corkCount > 0 else { return }
+        let bytes = UnsafeRawBufferPointer(start: loop.corkBuffer, count: loop.corkCount)
+        loop.corkCount = 0
+        if inFlight == nil, queued.count == 0 {
+            let sent = tryWrite(bytes)
+            queued.append(UnsafeRawBufferPointer(rebasing: bytes[sent...]))
+        } else {
+            queued.append(bytes)
+        }
+        startQueuedWrite()
+    }
+
+    private func tryWrite(_ bytes: UnsafeRawBufferPointer) -> Int {
+        guard bytes.count > 0 else { return 0 }
+        var buf = uv_buf_t(base: UnsafeMutablePointer(mutating: bytes.baseAddress!.assumingMemoryBound(to: CChar.self)),
+                           len: bytes.count)
+        let rc = uv_try_write(petrel_tcp_as_stream(handle), &buf, 1)
+        return rc > 0 ? Int(rc) : 0
+    }
+
+    private func startQueuedWrite() {
+        guard inFlight == nil, let (base, count) = queued.take() else { return }
+        inFlight = (base, count)
+        let req = writeRequest ?? UnsafeMutablePointer<uv_write_t>.allocate(capacity: 1)
+        writeRequest = req
+        req.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        var buf = uv_buf_t(base: base.assumingMemoryBound(to: CChar.self), len: count)
+        let rc = uv_write(req, petrel_tcp_as_stream(handle), &buf, 1, didWrite)
+        if rc != 0 {
+            inFlight = nil
+            base.deallocate()
+            handler?.streamDidEnd(self, status: rc)
+        }
+    }
+
+    fileprivate func writeCompleted(status: Int32) {
+        if let (base, _) = inFlight { base.deallocate() }
+        inFlight = nil
+        if isClosing { return }
+        if status < 0 {
+            queued.free()
+            handler?.streamDidEnd(self, status: status)
+            return
+        }
+        if queued.count > 0 {
+            startQueuedWrite()
+        } else {
+            // The request is kept only while writes back up; idle streams hold none.
+            writeRequest?.deallocate()
+            writeRequest = nil
+            handler?.streamDidDrain(self)
+        }
+    }
+
+    /// True when every byte handed to `write` has reached the kernel.
+    public var isDrained: Bool { pendingWriteBytes == 0 }
+
+    /// Sends FIN after queued writes; reading may go on (to drain the peer before closing).
+    public func shutdown() {
+        guard !isClosing else { return }
+        if loop.corkedStream === self { flushCork() }
+        let req = UnsafeMutablePointer<uv_shutdown_t>.allocate(capacity: 1)
+        if uv_shutdown(req, petrel_tcp_as_stream(handle), { req, _ in req?.deallocate() }) != 0 {
+            req.deallocate()
+        }
+    }
+
+    /// Closes the socket. Pending writes are abandoned; `streamDidClose` follows.
+    public func close() {
+        guard !isClosing else { return }
+        if loop.corkedStream === self { loop.corkCount = 0; loop.corkedStream = nil }
+        isClosing = true
+        isReading = false
+        uv_close(petrel_tcp_as_handle(handle), didClose)
+    }
+
+    /// Resets the connection (RST) instead of a graceful FIN, for peers we must drop at once.
+    public func abort() {
+        guard !isClosing else { return }
+        var linger = linger(l_onoff: 1, l_linger: 0)
+        var fd: uv_os_fd_t = -1
+        if uv_fileno(petrel_tcp_as_handle(handle), &fd) == 0 {
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<linger>.size))
+        }
+        close()
+    }
+
+    fileprivate func closed() {
+        if let (base, _) = inFlight { base.deallocate() }
+        inFlight = nil
+        queued.free()
+        writeRequest?.deallocate()
+        writeRequest = nil
+        let handler = self.handler
+        self.handler = nil
+        handler?.streamDidClose(self)
+        handle.deallocate()
+    }
+
+    /// The peer's address, read once at accept.
+    public func peerAddress() -> IPAddress? {
+        var storage = sockaddr_storage()
+        var length = Int32(MemoryLayout<sockaddr_storage>.size)
+        let rc = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_tcp_getpeername(handle, $0, &length) }
+        }
+        return rc == 0 ? IPAddress(storage) : nil
+    }
+
+    // MARK: libuv callbacks
+
+    fileprivate func readCallback(_ nread: Int) {
+        if nread > 0 {
+            loop.corkedStream = self
+            handler?.streamDidRead(self, UnsafeMutableRawBufferPointer(start: loop.readBuffer.baseAddress, count: nread))
+            if loop.corkedStream === self {
+                flushCork()
+                loop.corkedStream = nil
+            }
+        } else if nread < 0 {
+            stopReading()
+            handler?.streamDidEnd(self, status: Int32(nread))
+        }
+    }
+}
+
+private func allocReadBuffer(_ handle: UnsafeMutablePointer<uv_handle_t>?, _ suggested: Int, _ buf: UnsafeMutablePointer<uv_buf_t>?) {
+    let loop = EventLoop.from(handle!.pointee.loop)
+    buf!.pointee = uv_buf_t(base: loop.readBuffer.baseAddress!.assumingMemoryBound(to: CChar.self), len: loop.readBuffer.count)
+}
+
+private func didRead(_ stream: UnsafeMutablePointer<uv_stream_t>?, _ nread: Int, _ buf: UnsafePointer<uv_buf_t>?) {
+    let tcp = Unmanaged<TCPStream>.fromOpaque(stream!.pointee.data).takeUnretainedValue()
+    tcp.readCallback(nread)
+}
+
+private func didWrite(_ req: UnsafeMutablePointer<uv_write_t>?, _ status: Int32) {
+    let tcp = Unmanaged<TCPStream>.fromOpaque(req!.pointee.data).takeUnretainedValue()
+    tcp.writeCompleted(status: status)
+}
+
+private func didClose(_ handle: UnsafeMutablePointer<uv_handle_t>?) {
+    let tcp = Unmanaged<TCPStream>.fromOpaque(handle!.pointee.data).takeRetainedValue()
+    tcp.closed()
+}
