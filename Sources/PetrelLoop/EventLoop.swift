@@ -21,6 +21,9 @@ public final class EventLoop {
     static let corkBufferSize = 256 * 1024
     unowned(unsafe) var corkedStream: TCPStream?
 
+    /// The object that runs this loop's work (the gateway's worker), kept alive as long as the loop.
+    public var owner: AnyObject?
+
     init(index: Int) {
         self.index = index
         uv = UnsafeMutablePointer<uv_loop_t>.allocate(capacity: 1)
@@ -47,6 +50,7 @@ public final class EventLoop {
     }
 
     func destroy() {
+        owner = nil
         // Close any handle someone forgot, then let their close callbacks run.
         uv_walk(uv, { handle, _ in
             if let handle, uv_is_closing(handle) == 0 { uv_close(handle, nil) }

@@ -73,7 +73,11 @@ public final class TCPStream {
         startQueuedWrite()
     }
 
-    /// Called by the loop when this stream's read callback ends: sends what was corked.
+    /// Sends what this stream has corked so far (the loop also does this when its read callback ends).
+    public func flush() {
+        if loop.corkedStream === self { flushCork() }
+    }
+
     func flushCork() {
         guard loop.corkCount > 0 else { return }
         let bytes = UnsafeRawBufferPointer(start: loop.corkBuffer, count: loop.corkCount)

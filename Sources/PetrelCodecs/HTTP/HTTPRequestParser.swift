@@ -1,0 +1,272 @@
+/// Incremental HTTP/1.1 request parser (RFC 9112): fed bytes as they arrive, returns complete
+/// requests one at a time, so pipelined requests and the WebSocket frames that follow an upgrade
+/// request are left in place for the caller.
+///
+/// Cost: bytes are scanned once (scan positions survive between feeds, so a slow client cannot
+/// make parsing quadratic); the head is decoded only when complete, into one String per method,
+/// target, field name and value. Limits: `maxHeaderBytes` for the request line and fields together
+/// (431; 414 for a request line alone over it), `maxBodyBytes` (413, before the body is read when
+/// Content-Length announces it). After a `.failure` the parser is dead.
+public struct HTTPRequestParser {
+    public let maxHeaderBytes: Int
+    public let maxBodyBytes: Int
+    /// A chunk-size line (hex size plus ignored extensions, RFC 9112 §7.1.1) longer than this fails with 400.
+    public static let maxChunkSizeLineBytes = 1024
+
+    /// Bytes fed; those before `readIndex` belong to requests already returned or to skipped framing.
+    private var buffer: [UInt8] = []
+    private var readIndex = 0
+    private var phase = Phase.head(scanned: 0, lineStart: 0)
+    private var head: HTTPRequestHead?
+    private var body: [UInt8] = []
+
+    /// Offsets in `Phase` are relative to `readIndex`, so compacting the buffer never invalidates them.
+    private enum Phase {
+        case head(scanned: Int, lineStart: Int)
+        case fixedBody(length: Int)
+        case chunkSizeLine(scanned: Int)
+        case chunkData(remaining: Int)
+        case chunkDataEnd
+        case trailers(scanned: Int, lineStart: Int)
+        case failed(HTTPParseError)
+    }
+
+    public init(maxHeaderBytes: Int = 8192, maxBodyBytes: Int) {
+        self.maxHeaderBytes = maxHeaderBytes
+        self.maxBodyBytes = maxBodyBytes
+    }
+
+    public var bufferedByteCount: Int { buffer.count - readIndex }
+
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer) {
+        if case .failed = phase { return }
+        if readIndex > 0 {
+            if readIndex == buffer.count {
+                buffer.removeAll(keepingCapacity: true)
+            } else {
+                buffer.removeSubrange(0..<readIndex)
+            }
+            readIndex = 0
+        }
+        buffer.append(contentsOf: bytes)
+    }
+
+    /// Bytes fed but not consumed by returned requests (after an Upgrade request these are WebSocket frames).
+    public mutating func takeUnconsumedBytes() -> [UInt8] {
+        let unconsumed = Array(buffer[readIndex...])
+        buffer = []
+        readIndex = 0
+        if case .failed = phase {} else { phase = .head(scanned: 0, lineStart: 0) }
+        head = nil
+        body = []
+        return unconsumed
+    }
+
+    /// Next complete request from what was fed (pipelining: call again until .needMore). After
+    /// .failure the parser is dead (the gateway answers the status and closes).
+    public mutating func next() -> HTTPParseResult {
+        while true {
+            switch phase {
+            case .failed(let error):
+                return .failure(error)
+            case .head(let scanned, let lineStart):
+                if let result = advanceHead(scanned: scanned, lineStart: lineStart) { return result }
+            case .fixedBody(let length):
+                guard bufferedByteCount >= length else { return .needMore }
+                body = Array(buffer[readIndex..<(readIndex + length)])
+                readIndex += length
+                return finishRequest()
+            case .chunkSizeLine(let scanned):
+                if let result = advanceChunkSizeLine(scanned: scanned) { return result }
+            case .chunkData(let remaining):
+                let count = Swift.min(remaining, bufferedByteCount)
+                body.append(contentsOf: buffer[readIndex..<(readIndex + count)])
+                readIndex += count
+                if count < remaining {
+                    phase = .chunkData(remaining: remaining - count)
+                    return .needMore
+                }
+                phase = .chunkDataEnd
+            case .chunkDataEnd:
+                guard bufferedByteCount >= 2 else { return .needMore }
+                guard buffer[readIndex] == HTTPSyntax.carriageReturn, buffer[readIndex + 1] == HTTPSyntax.lineFeed else {
+                    return fail(.missingChunkTerminator)
+                }
+                readIndex += 2
+                phase = .chunkSizeLine(scanned: 0)
+            case .trailers(let scanned, let lineStart):
+                if let result = advanceTrailers(scanned: scanned, lineStart: lineStart) { return result }
+            }
+        }
+    }
+
+    // MARK: - Head
+
+    /// Scans for the empty line ending the head; returns nil when the phase moved on.
+    private mutating func advanceHead(scanned: Int, lineStart: Int) -> HTTPParseResult? {
+        var lineStart = lineStart
+        let available = bufferedByteCount
+        var index = scanned
+        while index < available {
+            guard let lineFeed = indexOfLineFeed(from: index) else {
+                index = available
+                break
+            }
+            guard lineFeed > 0, buffer[readIndex + lineFeed - 1] == HTTPSyntax.carriageReturn else {
+                return fail(.bareLineFeed)
+            }
+            if lineStart == 0 && lineFeed + 1 > maxHeaderBytes { return fail(.requestLineTooLong) }
+            if lineFeed + 1 > maxHeaderBytes { return fail(.headerTooLarge) }
+            let isEmptyLine = lineFeed - 1 == lineStart
+            if isEmptyLine && lineStart == 0 {
+                // RFC 9112 §2.2: empty lines before the request line are skipped.
+                readIndex += 2
+                phase = .head(scanned: 0, lineStart: 0)
+                return nil
+            }
+            if isEmptyLine {
+                return decodeHead(length: lineFeed + 1, fieldsLength: lineStart)
+            }
+            lineStart = lineFeed + 1
+            index = lineStart
+        }
+        // Fail as soon as the limit is passed, without waiting for a CRLF that may never come.
+        if available > maxHeaderBytes {
+            return fail(lineStart == 0 ? .requestLineTooLong : .headerTooLarge)
+        }
+        phase = .head(scanned: index, lineStart: lineStart)
+        return .needMore
+    }
+
+    private mutating func decodeHead(length: Int, fieldsLength: Int) -> HTTPParseResult? {
+        let decoded = buffer.withUnsafeBufferPointer { all in
+            HTTPRequestHeadDecoder.decode(UnsafeBufferPointer(rebasing: all[readIndex..<(readIndex + fieldsLength)]))
+        }
+        let head: HTTPRequestHead
+        switch decoded {
+        case .success(let decodedHead): head = decodedHead
+        case .failure(let error): return fail(error)
+        }
+        readIndex += length
+        self.head = head
+        switch HTTPBodyFraming.of(head, maxBodyBytes: maxBodyBytes) {
+        case .failure(let error):
+            return fail(error)
+        case .success(.none):
+            return finishRequest()
+        case .success(.contentLength(let length)):
+            phase = .fixedBody(length: length)
+        case .success(.chunked):
+            phase = .chunkSizeLine(scanned: 0)
+        }
+        return nil
+    }
+
+    // MARK: - Chunked body (RFC 9112 §7.1)
+
+    /// chunk-size [ chunk-ext ] CRLF; returns nil when the phase moved on.
+    private mutating func advanceChunkSizeLine(scanned: Int) -> HTTPParseResult? {
+        guard let lineFeed = indexOfLineFeed(from: scanned) else {
+            if bufferedByteCount > Self.maxChunkSizeLineBytes { return fail(.chunkSizeLineTooLong) }
+            phase = .chunkSizeLine(scanned: bufferedByteCount)
+            return .needMore
+        }
+        if lineFeed + 1 > Self.maxChunkSizeLineBytes { return fail(.chunkSizeLineTooLong) }
+        guard lineFeed > 0, buffer[readIndex + lineFeed - 1] == HTTPSyntax.carriageReturn else {
+            return fail(.bareLineFeed)
+        }
+        let lineEnd = readIndex + lineFeed - 1
+        var index = readIndex
+        var size = 0
+        while index < lineEnd, let digit = hexValue(buffer[index]) {
+            // Refuse as soon as the chunk cannot fit, which also keeps `size` far from overflow.
+            size = size * 16 + digit
+            if size > maxBodyBytes - body.count { return fail(.bodyTooLarge) }
+            index += 1
+        }
+        guard index > readIndex else { return fail(.invalidChunkSize) }
+        // Extensions (";name=value", with optional BWS before ';') are ignored, but must be
+        // well-formed enough to hold no control bytes.
+        if index < lineEnd {
+            var extensionStart = index
+            while extensionStart < lineEnd && HTTPSyntax.isWhitespace(buffer[extensionStart]) { extensionStart += 1 }
+            guard extensionStart < lineEnd, buffer[extensionStart] == UInt8(ascii: ";") else {
+                return fail(.invalidChunkSize)
+            }
+            guard buffer[extensionStart..<lineEnd].allSatisfy(HTTPSyntax.isFieldValueByte) else {
+                return fail(.invalidChunkSize)
+            }
+        }
+        readIndex += lineFeed + 1
+        if size == 0 {
+            phase = .trailers(scanned: 0, lineStart: 0)
+        } else {
+            if body.isEmpty { body.reserveCapacity(size) }
+            phase = .chunkData(remaining: size)
+        }
+        return nil
+    }
+
+    /// Trailer fields are read up to the empty line and discarded: nothing downstream uses them,
+    /// and merging them into the head is how trailer-based smuggling starts (RFC 9110 §6.5.1).
+    private mutating func advanceTrailers(scanned: Int, lineStart: Int) -> HTTPParseResult? {
+        var lineStart = lineStart
+        var index = scanned
+        while let lineFeed = indexOfLineFeed(from: index) {
+            guard lineFeed > 0, buffer[readIndex + lineFeed - 1] == HTTPSyntax.carriageReturn else {
+                return fail(.bareLineFeed)
+            }
+            if lineFeed + 1 > maxHeaderBytes { return fail(.trailersTooLarge) }
+            if lineFeed - 1 == lineStart {
+                readIndex += lineFeed + 1
+                return finishRequest()
+            }
+            lineStart = lineFeed + 1
+            index = lineStart
+        }
+        if bufferedByteCount > maxHeaderBytes { return fail(.trailersTooLarge) }
+        phase = .trailers(scanned: bufferedByteCount, lineStart: lineStart)
+        return .needMore
+    }
+
+    // MARK: - Helpers
+
+    /// Offset (relative to `readIndex`) of the next LF at or after `start`, or nil.
+    private func indexOfLineFeed(from start: Int) -> Int? {
+        buffer.withUnsafeBufferPointer { all in
+            var index = readIndex + start
+            let end = all.count
+            while index < end {
+                if all[index] == HTTPSyntax.lineFeed { return index - readIndex }
+                index += 1
+            }
+            return nil
+        }
+    }
+
+    private func hexValue(_ byte: UInt8) -> Int? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return Int(byte - UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return Int(byte - UInt8(ascii: "a") + 10)
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return Int(byte - UInt8(ascii: "A") + 10)
+        default: return nil
+        }
+    }
+
+    private mutating func finishRequest() -> HTTPParseResult {
+        let request = HTTPRequest(head: head!, body: body)
+        head = nil
+        body = []
+        phase = .head(scanned: 0, lineStart: 0)
+        return .request(request)
+    }
+
+    private mutating func fail(_ error: HTTPParseError) -> HTTPParseResult {
+        phase = .failed(error)
+        buffer = []
+        readIndex = 0
+        head = nil
+        body = []
+        return .failure(error)
+    }
+}

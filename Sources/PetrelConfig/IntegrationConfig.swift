@@ -1,0 +1,40 @@
+/// One entry of `integrations`.
+public struct IntegrationConfig: Sendable, Equatable {
+    public var type: IntegrationType
+    /// `http` and `http_proxy` only (required there).
+    public var url: String?
+    /// API Gateway's 29 s integration timeout.
+    public var timeout: Milliseconds
+    /// `mock` only: `echo` answers with the message itself.
+    public var mode: MockMode?
+    /// `mock` only: the status to answer; `nil` means 200.
+    public var status: Int?
+    /// `mock` only: may name `${context.connectionId}`, `${context.requestId}`,
+    /// `${context.routeKey}` and `${context.stage}`, substituted per request.
+    public var body: String?
+    /// `mock` only: response headers.
+    public var headers: [String: String]
+
+    public init(
+        type: IntegrationType, url: String? = nil, timeout: Milliseconds = 29_000, mode: MockMode? = nil,
+        status: Int? = nil, body: String? = nil, headers: [String: String] = [:]
+    ) {
+        self.type = type
+        self.url = url
+        self.timeout = timeout
+        self.mode = mode
+        self.status = status
+        self.body = body
+        self.headers = headers
+    }
+}
+
+public enum IntegrationType: String, Sendable, Equatable, CaseIterable {
+    case mock
+    case http
+    case httpProxy = "http_proxy"
+}
+
+public enum MockMode: String, Sendable, Equatable, CaseIterable {
+    case echo
+}

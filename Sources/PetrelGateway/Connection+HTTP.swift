@@ -1,0 +1,165 @@
+import PetrelCodecs
+import PetrelCore
+import PetrelCrypto
+import PetrelLoop
+
+/// The HTTP/1.1 half of a connection: requests (keep-alive, pipelined), embedded routes, and the
+/// WebSocket upgrade.
+extension Connection {
+    func handleHTTPBytes(_ bytes: UnsafeMutableRawBufferPointer) {
+        guard let session = http else { return }
+        session.parser.feed(UnsafeRawBufferPointer(bytes))
+        while phase == .http {
+            switch session.parser.next() {
+            case .needMore:
+                return
+            case .failure(let error):
+                Log.info("bad request", ["status": .int(error.status), "reason": .string(error.reason), "sourceIp": .string(sourceIp)])
+                respond(.message(error.status, HTTPResponse.reasonPhrase(error.status)), keepAlive: false)
+                return
+            case .request(let request):
+                phaseDeadlineMs = worker.loop.nowMs + worker.settings.limits.handshakeTimeoutMs
+                if isAdmin {
+                    respond(AdminRoutes.answer(request.head, worker: worker), keepAlive: request.head.keepAlive,
+                            head: request.head.method == "HEAD")
+                } else {
+                    handlePublicRequest(request)
+                }
+            }
+        }
+    }
+
+    /// Writes a response; without keep-alive the connection then closes gracefully.
+    func respond(_ response: HTTPResponse, keepAlive: Bool, head: Bool = false) {
+        let keep = keepAlive && !worker.draining
+        let bytes = response.serialized(keepAlive: keep, includeBody: !head)
+        bytes.withUnsafeBytes { stream.write($0) }
+        if !keep {
+            http = nil
+            finishAfterFlush()
+        }
+    }
+
+    private func handlePublicRequest(_ request: HTTPRequest) {
+        let head = request.head
+        let settings = worker.settings
+        let path = settings.pathWithoutStage(head.path)
+        if WebSocketHandshake.isUpgradeRequest(head) {
+            guard path == settings.webSocketPath else {
+                respond(.message(404, "Not Found"), keepAlive: false)
+                return
+            }
+            upgrade(head)
+            return
+        }
+        if let route = settings.httpRoute(method: head.method, path: head.path) {
+            request.body.withUnsafeBytes { body in
+                let event = IntegrationEvent(type: .message, routeKey: "\(route.method) \(route.path)", connection: self,
+                                             requestId: worker.nextRequestID(), requestTimeMs: WallClock.nowMs(),
+                                             stage: settings.stage, apiId: settings.apiId, body: body)
+                switch route.integration.invoke(event) {
+                case .response(let status, let body, let headers, _):
+                    respond(HTTPResponse(status: status, headers: headers, body: body), keepAlive: head.keepAlive,
+                            head: head.method == "HEAD")
+                case .echo:
+                    respond(HTTPResponse(status: 200, body: Array(body)), keepAlive: head.keepAlive)
+                case .none, .pending:
+                    respond(HTTPResponse(status: 204), keepAlive: head.keepAlive)
+                }
+            }
+            return
+        }
+        if path == settings.webSocketPath {
+            // A plain GET on the WebSocket path: tell the client what it must do (RFC 6455 §4.2.2).
+            respond(.message(426, "Upgrade Required", headers: [("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13")]),
+                    keepAlive: head.keepAlive)
+            return
+        }
+        respond(.message(404, "Not Found"), keepAlive: head.keepAlive)
+    }
+
+    // MARK: WebSocket upgrade (RFC 6455 §4.2)
+
+    private func upgrade(_ head: HTTPRequestHead) {
+        let settings = worker.settings
+        let key: String
+        let protocols: [String]
+        switch WebSocketHandshake.validate(head) {
+        case .reject(let status, let reason, let extraHeaders):
+            Log.info("handshake rejected", ["status": .int(status), "reason": .string(reason), "sourceIp": .string(sourceIp)])
+            respond(.message(status, HTTPResponse.reasonPhrase(status), headers: extraHeaders), keepAlive: false)
+            return
+        case .accept(let k, let p):
+            key = k
+            protocols = p
+        }
+        if !settings.allowedOrigins.isEmpty {
+            let origin = head.headers.first("Origin") ?? ""
+            guard settings.allowedOrigins.contains(origin) else {
+                respond(.message(403, "Forbidden"), keepAlive: false)
+                return
+            }
+        }
+        if worker.draining {
+            respond(.message(503, "Service Unavailable"), keepAlive: false)
+            return
+        }
+        if let limiter = worker.shared.connectRate.withLock({ $0 }),
+           let retryAfter = limiter.take(nowMs: worker.loop.nowMs) {
+            Log.info("limit reached", ["limit": "connect_rate", "status": 429, "sourceIp": .string(sourceIp)])
+            respond(.message(429, "Too Many Requests", headers: [("Retry-After", String(retryAfter))]), keepAlive: false)
+            return
+        }
+
+        connectionId = worker.ids.makeID()
+        connectedAtMs = WallClock.nowMs()
+        userAgent = head.headers.first("User-Agent") ?? ""
+        domainName = Connection.hostWithoutPort(head.headers.first("Host") ?? "")
+
+        var subprotocol: String?
+        if let route = settings.connectRoute {
+            let event = IntegrationEvent(type: .connect, routeKey: "$connect", connection: self,
+                                         requestId: worker.nextRequestID(), requestTimeMs: connectedAtMs,
+                                         stage: settings.stage, apiId: settings.apiId,
+                                         connectRequest: ConnectRequestInfo(headers: head.headers.entries, rawQuery: head.query,
+                                                                            subprotocols: protocols))
+            switch route.integration.invoke(event) {
+            case .response(let status, let body, let headers, let chosen):
+                guard (200..<300).contains(status) else {
+                    respond(HTTPResponse(status: status, headers: headers, body: body), keepAlive: false)
+                    return
+                }
+                subprotocol = chosen ?? headers.first { $0.0.lowercased() == "sec-websocket-protocol" }?.1
+            case .none, .echo, .pending:
+                break
+            }
+        }
+
+        var headers: [(String, String)] = [("Upgrade", "websocket"), ("Connection", "Upgrade"),
+                                           ("Sec-WebSocket-Accept", WebSocketAccept.value(forKey: key))]
+        if let subprotocol { headers.append(("Sec-WebSocket-Protocol", subprotocol)) }
+        let bytes = HTTPResponse(status: 101, headers: headers).serialized(keepAlive: true)
+        bytes.withUnsafeBytes { stream.write($0) }
+
+        let limits = settings.limits
+        var leftover = http?.parser.takeUnconsumedBytes() ?? []
+        http = nil
+        decoder = WebSocketFrameDecoder(maxFrameBytes: limits.maxFrameBytes, maxMessageBytes: limits.maxMessageBytes)
+        phase = .open
+        accepted = true
+        openedAtMs = worker.loop.nowMs
+        lastActivityMs = openedAtMs
+        if !leftover.isEmpty {
+            leftover.withUnsafeMutableBytes { handleFrames($0) }
+        }
+    }
+
+    static func hostWithoutPort(_ host: String) -> String {
+        if host.hasPrefix("[") {
+            if let end = host.firstIndex(of: "]") { return String(host[host.startIndex...end]) }
+            return host
+        }
+        if let colon = host.lastIndex(of: ":") { return String(host[..<colon]) }
+        return host
+    }
+}

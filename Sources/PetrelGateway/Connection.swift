@@ -1,0 +1,175 @@
+import PetrelCodecs
+import PetrelCore
+import PetrelLoop
+
+/// One client connection through its whole life: HTTP/1.1 requests, then (after an upgrade) a
+/// WebSocket session, then the closing handshake. Lives on one loop; not `Sendable`.
+///
+/// Memory per idle WebSocket: this object, the libuv handle and nothing else — no timer (the
+/// loop's sweep checks deadlines), no read buffer (the loop's), no write buffer unless the
+/// socket pushed back, and the id as 12 raw bytes.
+final class Connection: StreamHandler, ConnectionContext {
+    enum Phase: UInt8 {
+        /// Reading HTTP requests (keep-alive) or a handshake.
+        case http
+        /// WebSocket open.
+        case open
+        /// We sent a close frame and wait for the client's.
+        case closeSent
+        /// Closing handshake done (or failed): our FIN is out, we read and discard until the
+        /// client's EOF, so unread bytes never turn our close into a reset.
+        case closing
+        case closed
+    }
+
+    unowned(unsafe) let worker: Worker
+    unowned(unsafe) let stream: TCPStream
+    let isAdmin: Bool
+    var phase: Phase = .http
+    var slot = -1
+    var http: HTTPSession?
+    var decoder = WebSocketFrameDecoder(maxFrameBytes: 0, maxMessageBytes: 0)
+
+    var connectionId = ConnectionID(high: 0, low: 0)
+    var connectedAtMs: Int64 = 0
+    var openedAtMs: Int64 = 0
+    var lastActivityMs: Int64
+    /// In `http`: when the current request must be complete; in closing phases: when to drop TCP.
+    var phaseDeadlineMs: Int64
+    let peer: IPAddress?
+    var userAgent = ""
+    var domainName = ""
+    /// `$connect` accepted, so `$disconnect` is owed exactly once.
+    var accepted = false
+    var disconnectCode = 1006
+    var disconnectReason = ""
+    var pausedForBackpressure = false
+
+    init(worker: Worker, stream: TCPStream, admin: Bool) {
+        self.worker = worker
+        self.stream = stream
+        self.isAdmin = admin
+        peer = stream.peerAddress()
+        let now = worker.loop.nowMs
+        lastActivityMs = now
+        phaseDeadlineMs = now + worker.settings.limits.handshakeTimeoutMs
+        let limits = worker.settings.limits
+        http = HTTPSession(maxHeaderBytes: limits.maxHeaderBytes,
+                           maxBodyBytes: admin ? max(limits.maxMessageBytes, 1 << 20) : 10 * 1024 * 1024)
+    }
+
+    var sourceIp: String { peer?.description ?? "" }
+
+    // MARK: StreamHandler
+
+    func streamDidRead(_ stream: TCPStream, _ bytes: UnsafeMutableRawBufferPointer) {
+        lastActivityMs = worker.loop.nowMs
+        switch phase {
+        case .http: handleHTTPBytes(bytes)
+        case .open, .closeSent: handleFrames(bytes)
+        case .closing, .closed: break
+        }
+        stream.flush()
+        applyBackpressure()
+    }
+
+    func streamDidEnd(_ stream: TCPStream, status: Int32) {
+        if phase == .open || phase == .closeSent {
+            // TCP ended without a closing handshake (RFC 6455 §7.1.5: 1006).
+            if phase == .open { disconnectCode = 1006; disconnectReason = "" }
+        }
+        stream.close()
+    }
+
+    func streamDidDrain(_ stream: TCPStream) {
+        if pausedForBackpressure && phase != .closing {
+            pausedForBackpressure = false
+            stream.startReading()
+        }
+    }
+
+    func streamDidClose(_ stream: TCPStream) {
+        phase = .closed
+        http = nil
+        decoder.releaseMemory()
+        if accepted {
+            accepted = false
+            runDisconnect()
+        }
+        worker.remove(self)
+    }
+
+    // MARK: Backpressure (DESIGN §4, slow consumers)
+
+    /// Past half the send buffer we stop reading this client (its own traffic is what fills the
+    /// buffer); past the whole buffer the client is not reading at all: close with 1008.
+    private func applyBackpressure() {
+        let pending = stream.pendingWriteBytes
+        guard pending > 0 else { return }
+        let limit = worker.settings.limits.sendBufferBytes
+        if pending > limit && phase == .open {
+            Log.warn("limit reached", ["limit": "send_buffer_bytes", "connectionId": .string(connectionId.description), "code": 1008])
+            close(code: .policyViolation, reason: "Send buffer full")
+        } else if pending > limit / 2 && stream.isReading {
+            pausedForBackpressure = true
+            stream.stopReading()
+        }
+    }
+
+    // MARK: Deadlines, checked by the loop's sweep
+
+    func checkDeadlines(nowMs now: Int64) {
+        let limits = worker.settings.limits
+        switch phase {
+        case .http:
+            if now >= phaseDeadlineMs {
+                // Slowloris or an idle keep-alive connection: no response, just close.
+                stream.close()
+            }
+        case .open:
+            if now - lastActivityMs >= limits.idleTimeoutMs {
+                Log.info("limit reached", ["limit": "idle_timeout", "connectionId": .string(connectionId.description), "code": 1001])
+                close(code: .goingAway, reason: "Going away")
+            } else if now - openedAtMs >= limits.maxConnectionDurationMs {
+                Log.info("limit reached", ["limit": "max_connection_duration", "connectionId": .string(connectionId.description), "code": 1001])
+                close(code: .goingAway, reason: "Going away")
+            }
+        case .closeSent, .closing:
+            if now >= phaseDeadlineMs { stream.close() }
+        case .closed:
+            break
+        }
+    }
+
+    // MARK: Drain
+
+    func drain() {
+        switch phase {
+        case .http: stream.close()
+        case .open: close(code: .goingAway, reason: "Going away")
+        case .closeSent, .closing, .closed: break
+        }
+    }
+
+    func abortForShutdown() {
+        stream.close()
+    }
+
+    /// Our FIN goes out after pending writes; we keep reading (and discarding) until the peer's
+    /// EOF or the close timeout.
+    func finishAfterFlush() {
+        phase = .closing
+        phaseDeadlineMs = worker.loop.nowMs + worker.settings.limits.closeTimeoutMs
+        if !stream.isReading { stream.startReading() }
+        stream.shutdown()
+    }
+}
+
+/// Holds the HTTP parser only until the upgrade, so WebSocket connections do not carry it.
+final class HTTPSession {
+    var parser: HTTPRequestParser
+
+    init(maxHeaderBytes: Int, maxBodyBytes: Int) {
+        parser = HTTPRequestParser(maxHeaderBytes: maxHeaderBytes, maxBodyBytes: maxBodyBytes)
+    }
+}

@@ -1,0 +1,162 @@
+import Glibc
+import PetrelConfig
+import PetrelLoop
+import Synchronization
+
+/// Starts the loops, serves until SIGTERM/SIGINT, reloads on SIGHUP (DESIGN §2).
+public final class Gateway: Sendable {
+    public struct Options: Sendable {
+        public var configPath: String?
+        public var threads: Int
+        public var takeover: Bool
+        public var nodeId: String
+        /// How long a drain waits for clients to finish their closing handshakes.
+        public var drainTimeoutMs: Int64 = 10_000
+
+        public init(configPath: String?, threads: Int, takeover: Bool, nodeId: String) {
+            self.configPath = configPath
+            self.threads = threads
+            self.takeover = takeover
+            self.nodeId = nodeId
+        }
+    }
+
+    public struct StartError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    private let options: Options
+    private let shared: GatewayShared
+    private let config: Mutex<PetrelConfig>
+    private let workers: Mutex<[LoopThread]> = Mutex([])
+
+    public init(config: PetrelConfig, options: Options) {
+        self.options = options
+        self.config = Mutex(config)
+        shared = GatewayShared(nodeId: options.nodeId)
+    }
+
+    /// Runs until drained; returns the process exit code.
+    public func run() throws(StartError) -> Int32 {
+        let config = self.config.withLock { $0 }
+        let settings: GatewaySettings
+        do { settings = try GatewaySettings(config) } catch { throw StartError(description: error.description) }
+        installConnectRate(settings, nowMs: 0)
+
+        let pub = config.listeners.public
+        let admin = config.listeners.admin
+        if !options.takeover {
+            for (name, host, port) in [("listeners.public", pub.host, pub.port), ("listeners.admin", admin.host, admin.port)]
+            where addressAnswers(host: host, port: port) {
+                throw StartError(description: "\(name).address: \(host):\(port) already answers (another petrel?); use --takeover for a zero-downtime upgrade")
+            }
+        }
+
+        var threads: [LoopThread] = []
+        var publicPort = pub.port
+        var adminPort = admin.port
+        for index in 0..<max(1, options.threads) {
+            let (thread, result) = LoopThread.start(index: index) { [shared] loop -> Result<(Int, Int), TCPListener.BindError> in
+                let worker = Worker(loop: loop, shared: shared, settings: settings)
+                loop.owner = worker
+                worker.onDrained = { [unowned loop] in loop.closeMailbox() }
+                do throws(TCPListener.BindError) {
+                    let boundPublic = try worker.listen(host: pub.host, port: publicPort, kind: .publicAPI, reusePort: true)
+                    var boundAdmin = adminPort
+                    if index == 0 {
+                        boundAdmin = try worker.listen(host: admin.host, port: adminPort, kind: .admin, reusePort: true)
+                    }
+                    return .success((boundPublic, boundAdmin))
+                } catch {
+                    worker.beginDrain(timeoutMs: 0)
+                    return .failure(error)
+                }
+            }
+            threads.append(thread)
+            switch result {
+            case .success(let (p, a)):
+                // Port 0: the first loop picks a port and the others join it.
+                publicPort = p
+                adminPort = a
+            case .failure(let error):
+                for t in threads { t.mailbox.post { loop in (loop.owner as? Worker)?.beginDrain(timeoutMs: 0) } }
+                for t in threads { t.join() }
+                throw StartError(description: "listeners: \(error)")
+            }
+        }
+        workers.withLock { $0 = threads }
+        Log.info("listener ready", ["listener": "public", "address": .string(Self.format(pub.host, publicPort)),
+                                    "threads": .int(threads.count), "nodeId": .string(options.nodeId)])
+        Log.info("listener ready", ["listener": "admin", "address": .string(Self.format(admin.host, adminPort))])
+        let pidFile = PidFile(port: publicPort)
+        if options.takeover { pidFile.signalPrevious() }
+        pidFile.write()
+
+        let (control, _) = LoopThread.start(index: -1) { [self] loop -> Void in
+            var watchers: [SignalWatcher] = []
+            let stop: (Int32) -> Void = { [self] signal in
+                Log.info("draining", ["signal": .int(Int(signal))])
+                for w in watchers { w.close() }
+                watchers.removeAll()
+                loop.closeMailbox()
+                self.drain()
+            }
+            watchers.append(SignalWatcher(loop: loop, signal: SIGTERM, action: stop))
+            watchers.append(SignalWatcher(loop: loop, signal: SIGINT, action: stop))
+            watchers.append(SignalWatcher(loop: loop, signal: SIGHUP) { [self] _ in self.reload() })
+        }
+        control.join()
+        for t in threads { t.join() }
+        pidFile.remove()
+        Log.info("stopped", [:])
+        return 0
+    }
+
+    private func drain() {
+        shared.draining.store(true, ordering: .relaxed)
+        let timeout = options.drainTimeoutMs
+        for t in workers.withLock({ $0 }) {
+            t.mailbox.post { loop in (loop.owner as? Worker)?.beginDrain(timeoutMs: timeout) }
+        }
+    }
+
+    /// SIGHUP: a bad file is logged and the running config stays (DESIGN §2).
+    private func reload() {
+        guard let path = options.configPath else {
+            Log.warn("reload ignored: running the embedded default, no config file", [:])
+            return
+        }
+        switch ConfigLoader.load(path: path) {
+        case .failure(let errors):
+            for problem in errors.problems {
+                Log.error("reload rejected", ["path": .string(path), "problem": .string(problem.description)])
+            }
+        case .success(var newConfig):
+            let running = config.withLock { $0 }
+            // Listeners stay bound as started; routes, integrations and limits change.
+            newConfig.listeners = running.listeners
+            do {
+                let settings = try GatewaySettings(newConfig)
+                config.withLock { $0 = newConfig }
+                installConnectRate(settings, nowMs: 0)
+                for t in workers.withLock({ $0 }) {
+                    t.mailbox.post { loop in (loop.owner as? Worker)?.apply(settings) }
+                }
+                Log.info("config reloaded", ["path": .string(path)])
+            } catch {
+                Log.error("reload rejected", ["path": .string(path), "problem": .string(error.description)])
+            }
+        }
+    }
+
+    private func installConnectRate(_ settings: GatewaySettings, nowMs: Int64) {
+        let bucket = settings.limits.connectRate.map {
+            SharedTokenBucket(rate: $0.rate, burst: $0.burst, nowMs: Int64(MonotonicClock.nowMs()))
+        }
+        shared.connectRate.withLock { $0 = bucket }
+    }
+
+    static func format(_ host: String, _ port: Int) -> String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+}

@@ -1,0 +1,137 @@
+import PetrelCodecs
+import PetrelConfig
+import PetrelCore
+
+/// The running configuration, built once from a validated `PetrelConfig` and then read-only.
+/// A reload builds a new one and each loop swaps its reference (DESIGN §2, SIGHUP).
+public final class GatewaySettings: Sendable {
+    public struct WebSocketRoute: Sendable {
+        public let key: String
+        public let integration: any Integration
+        /// Send the integration's response body back to the client (API Gateway's two-way route).
+        public let respond: Bool
+    }
+
+    public struct HTTPRoute: Sendable {
+        public let method: String
+        public let path: String
+        public let integration: any Integration
+    }
+
+    public struct Limits: Sendable {
+        public let maxMessageBytes: Int
+        public let maxFrameBytes: Int
+        public let maxConnectionDurationMs: Int64
+        public let idleTimeoutMs: Int64
+        public let handshakeTimeoutMs: Int64
+        public let maxHeaderBytes: Int
+        public let sendBufferBytes: Int
+        public let maxPendingMessages: Int
+        public let connectRate: RateLimitConfig?
+        /// How long to wait for the peer's close frame, and to drain it, before dropping TCP.
+        public let closeTimeoutMs: Int64 = 2000
+    }
+
+    public let stage: String
+    public let apiId: String
+    public let webSocketPath: String
+    public let routeSelection: RouteSelectionExpression
+    public let routes: [String: WebSocketRoute]
+    public let connectRoute: WebSocketRoute?
+    public let disconnectRoute: WebSocketRoute?
+    public let defaultRoute: WebSocketRoute?
+    public let allowedOrigins: [String]
+    public let httpRoutes: [HTTPRoute]
+    public let limits: Limits
+
+    public struct BuildError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public init(_ config: PetrelConfig) throws(BuildError) {
+        stage = config.stage
+        apiId = config.apiId
+        webSocketPath = config.websocket.path
+        do {
+            routeSelection = try RouteSelectionExpression(parsing: config.websocket.routeSelection)
+        } catch {
+            throw BuildError(description: "websocket.route_selection: \(error)")
+        }
+        var integrations: [String: any Integration] = [:]
+        for (name, integration) in config.integrations {
+            switch integration.type {
+            case .mock:
+                if integration.mode == .echo {
+                    integrations[name] = MockIntegration(mode: .echo)
+                } else {
+                    let headers = integration.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+                    integrations[name] = MockIntegration(mode: .fixed(status: integration.status ?? 200,
+                                                                      body: ContextTemplate(integration.body ?? ""),
+                                                                      headers: headers))
+                }
+            case .http, .httpProxy:
+                // Outbound HTTP integrations arrive with libcurl (issue 4); until then refuse to
+                // start rather than silently dropping events.
+                throw BuildError(description: "integrations.\(name).type: \(integration.type) integrations are not available in this build yet")
+            }
+        }
+        var routes: [String: WebSocketRoute] = [:]
+        for (key, route) in config.websocket.routes {
+            guard let integration = integrations[route.integration] else {
+                throw BuildError(description: "websocket.routes.\(key).integration: no integration named \(route.integration)")
+            }
+            routes[key] = WebSocketRoute(key: key, integration: integration, respond: route.respond)
+        }
+        connectRoute = routes["$connect"]
+        disconnectRoute = routes["$disconnect"]
+        defaultRoute = routes["$default"]
+        self.routes = routes.filter { !$0.key.hasPrefix("$") }
+        allowedOrigins = config.websocket.allowedOrigins
+        var httpRoutes: [HTTPRoute] = []
+        for (key, route) in config.http.routes.sorted(by: { $0.key < $1.key }) {
+            guard let integration = integrations[route.integration] else {
+                throw BuildError(description: "http.routes.\(key).integration: no integration named \(route.integration)")
+            }
+            let parts = key.split(separator: " ", maxSplits: 1).map(String.init)
+            if parts.count == 2 {
+                httpRoutes.append(HTTPRoute(method: parts[0], path: parts[1], integration: integration))
+            } else {
+                httpRoutes.append(HTTPRoute(method: "ANY", path: key, integration: integration))
+            }
+        }
+        self.httpRoutes = httpRoutes
+        let l = config.websocket.limits
+        limits = Limits(maxMessageBytes: l.maxMessageBytes, maxFrameBytes: l.maxFrameBytes,
+                        maxConnectionDurationMs: l.maxConnectionDuration, idleTimeoutMs: l.idleTimeout,
+                        handshakeTimeoutMs: l.handshakeTimeout, maxHeaderBytes: l.maxHeaderBytes,
+                        sendBufferBytes: l.sendBufferBytes, maxPendingMessages: l.maxPendingMessages,
+                        connectRate: l.connectRate)
+    }
+
+    /// API Gateway's route selection: the evaluated key's route, else `$default`, else nil.
+    @inline(__always)
+    func selectRoute(_ message: UnsafeRawBufferPointer) -> WebSocketRoute? {
+        if routes.isEmpty { return defaultRoute }
+        switch routeSelection.evaluate(message) {
+        case .key(let key): return routes[key] ?? defaultRoute
+        case .notEvaluable: return defaultRoute
+        }
+    }
+
+    /// Strips an optional leading `/{stage}` segment (DESIGN §4, Stage).
+    func pathWithoutStage(_ path: String) -> String {
+        let prefix = "/" + stage
+        if stage != "$default", path.hasPrefix(prefix) {
+            let rest = path.dropFirst(prefix.count)
+            if rest.isEmpty { return "/" }
+            if rest.first == "/" { return String(rest) }
+        }
+        return path
+    }
+
+    func httpRoute(method: String, path: String) -> HTTPRoute? {
+        let path = pathWithoutStage(path)
+        return httpRoutes.first { ($0.method == method || $0.method == "ANY" || ($0.method == "GET" && method == "HEAD")) && $0.path == path }
+            ?? httpRoutes.first { $0.path == "$default" }
+    }
+}

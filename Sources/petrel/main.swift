@@ -1,0 +1,2 @@
+// Thin entry point: parse the command line, run it, map failures to exit codes (DESIGN §2).
+PetrelCLI.main()
