@@ -194,7 +194,8 @@ final class ConfigReader {
             report(keyPath, "secret file \(resolved) is not UTF-8 text")
             return nil
         }
-        while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
+        // By scalar: "\r\n" is one Character, so `hasSuffix("\n")` would not see it.
+        while let last = text.unicodeScalars.last, last == "\n" || last == "\r" { text.unicodeScalars.removeLast() }
         guard !text.isEmpty else {
             report(keyPath, "secret file \(resolved) is empty")
             return nil

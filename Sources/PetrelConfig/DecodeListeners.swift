@@ -80,6 +80,7 @@ extension ConfigReader {
     private func decodeAdminAuth(_ fields: MappingFields) -> AdminAuthConfig {
         defer { fields.finish() }
         var auth = AdminAuthConfig()
+        let problemsBefore = problems.count
         if let node = fields["sigv4"], let entries = sequence(node, at: fields.path("sigv4")) {
             for entry in entries {
                 guard let keyFields = mapping(entry.node, at: entry.keyPath) else { continue }
@@ -105,7 +106,8 @@ extension ConfigReader {
             }
         }
         auth.publicMetrics = fields.bool("public_metrics") ?? false
-        if !fields.has("sigv4"), !fields.has("bearer_tokens") {
+        // An auth block that lets nobody in is a mistake, unless an entry's own problem explains it.
+        if auth.sigv4.isEmpty, auth.bearerTokens.isEmpty, problems.count == problemsBefore {
             report(fields.keyPath, "configure at least one sigv4 key or bearer token")
         }
         return auth

@@ -46,6 +46,8 @@ public final class GatewaySettings: Sendable {
 
     public struct BuildError: Error, CustomStringConvertible {
         public let description: String
+        /// The file is valid, but this build cannot run something it asks for yet.
+        public var isUnavailableFeature = false
     }
 
     public init(_ config: PetrelConfig) throws(BuildError) {
@@ -72,7 +74,8 @@ public final class GatewaySettings: Sendable {
             case .http, .httpProxy:
                 // Outbound HTTP integrations arrive with libcurl (issue 4); until then refuse to
                 // start rather than silently dropping events.
-                throw BuildError(description: "integrations.\(name).type: \(integration.type) integrations are not available in this build yet")
+                throw BuildError(description: "integrations.\(name).type: \(integration.type) integrations are not available in this build yet",
+                                 isUnavailableFeature: true)
             }
         }
         var routes: [String: WebSocketRoute] = [:]

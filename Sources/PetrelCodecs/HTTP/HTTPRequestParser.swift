@@ -112,11 +112,13 @@ public struct HTTPRequestParser {
                 index = available
                 break
             }
+            // Limits first: a byte past the limit must give the same answer whether or not the
+            // rest of its line has arrived yet (found by fuzzing: 400 whole vs 431 split).
+            if lineStart == 0 && lineFeed + 1 > maxHeaderBytes { return fail(.requestLineTooLong) }
+            if lineFeed + 1 > maxHeaderBytes { return fail(.headerTooLarge) }
             guard lineFeed > 0, buffer[readIndex + lineFeed - 1] == HTTPSyntax.carriageReturn else {
                 return fail(.bareLineFeed)
             }
-            if lineStart == 0 && lineFeed + 1 > maxHeaderBytes { return fail(.requestLineTooLong) }
-            if lineFeed + 1 > maxHeaderBytes { return fail(.headerTooLarge) }
             let isEmptyLine = lineFeed - 1 == lineStart
             if isEmptyLine && lineStart == 0 {
                 // RFC 9112 §2.2: empty lines before the request line are skipped.
@@ -213,10 +215,10 @@ public struct HTTPRequestParser {
         var lineStart = lineStart
         var index = scanned
         while let lineFeed = indexOfLineFeed(from: index) {
+            if lineFeed + 1 > maxHeaderBytes { return fail(.trailersTooLarge) }
             guard lineFeed > 0, buffer[readIndex + lineFeed - 1] == HTTPSyntax.carriageReturn else {
                 return fail(.bareLineFeed)
             }
-            if lineFeed + 1 > maxHeaderBytes { return fail(.trailersTooLarge) }
             if lineFeed - 1 == lineStart {
                 readIndex += lineFeed + 1
                 return finishRequest()
