@@ -89,6 +89,8 @@ extension Connection {
 
     /// Fails the connection (RFC 6455 §7.1.7): close frame with the code, then close TCP.
     private func fail(code: WebSocketCloseCode, reason: String) {
+        Log.info(code == .messageTooBig ? "limit reached" : "protocol error",
+                 ["code": .int(Int(code.rawValue)), "reason": .string(reason), "connectionId": .string(connectionId.description)])
         if phase == .open {
             disconnectCode = Int(code.rawValue)
             disconnectReason = reason

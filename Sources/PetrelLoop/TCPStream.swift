@@ -18,6 +18,9 @@ public final class TCPStream {
     private var inFlight: (UnsafeMutableRawPointer, Int)?
     private var writeRequest: UnsafeMutablePointer<uv_write_t>?
     public private(set) var isClosing = false
+    /// A shutdown asked for while our own queue still held bytes: done when the queue drains,
+    /// since libuv refuses writes submitted after a shutdown.
+    private var shutdownWhenDrained = false
     public private(set) var isReading = false
 
     init(loop: EventLoop, handle: UnsafeMutablePointer<uv_tcp_t>) {
@@ -126,6 +129,10 @@ public final class TCPStream {
         if queued.count > 0 {
             startQueuedWrite()
         } else {
+            if shutdownWhenDrained {
+                shutdownWhenDrained = false
+                shutdown()
+            }
             // The request is kept only while writes back up; idle streams hold none.
             writeRequest?.deallocate()
             writeRequest = nil
@@ -140,6 +147,10 @@ public final class TCPStream {
     public func shutdown() {
         guard !isClosing else { return }
         if loop.corkedStream === self { flushCork() }
+        if queued.count > 0 || inFlight != nil {
+            shutdownWhenDrained = true
+            return
+        }
         let req = UnsafeMutablePointer<uv_shutdown_t>.allocate(capacity: 1)
         if uv_shutdown(req, petrel_tcp_as_stream(handle), { req, _ in req?.deallocate() }) != 0 {
             req.deallocate()
