@@ -85,6 +85,24 @@ public final class Gateway: Sendable {
             }
         }
         workers.withLock { $0 = threads }
+
+        // Signals are watched before the ready lines go out, so whoever acts on them can signal
+        // at once. The watchers stay until the end: a second SIGTERM during a drain is ignored.
+        let (control, _) = LoopThread.start(index: -1) { [self] loop -> Void in
+            let watchers = SignalWatchers()
+            loop.owner = watchers
+            let stop: (Int32) -> Void = { [self] signal in
+                guard !shared.draining.load(ordering: .relaxed) else {
+                    Log.info("already draining", ["signal": .int(Int(signal))])
+                    return
+                }
+                Log.info("draining", ["signal": .int(Int(signal))])
+                self.drain()
+            }
+            watchers.all.append(SignalWatcher(loop: loop, signal: SIGTERM, action: stop))
+            watchers.all.append(SignalWatcher(loop: loop, signal: SIGINT, action: stop))
+            watchers.all.append(SignalWatcher(loop: loop, signal: SIGHUP) { [self] _ in self.reload() })
+        }
         Log.info("listener ready", ["listener": "public", "address": .string(Self.format(pub.host, publicPort)),
                                     "threads": .int(threads.count), "nodeId": .string(options.nodeId)])
         Log.info("listener ready", ["listener": "admin", "address": .string(Self.format(admin.host, adminPort))])
@@ -92,21 +110,12 @@ public final class Gateway: Sendable {
         if options.takeover { pidFile.signalPrevious() }
         pidFile.write()
 
-        let (control, _) = LoopThread.start(index: -1) { [self] loop -> Void in
-            var watchers: [SignalWatcher] = []
-            let stop: (Int32) -> Void = { [self] signal in
-                Log.info("draining", ["signal": .int(Int(signal))])
-                for w in watchers { w.close() }
-                watchers.removeAll()
-                loop.closeMailbox()
-                self.drain()
-            }
-            watchers.append(SignalWatcher(loop: loop, signal: SIGTERM, action: stop))
-            watchers.append(SignalWatcher(loop: loop, signal: SIGINT, action: stop))
-            watchers.append(SignalWatcher(loop: loop, signal: SIGHUP) { [self] _ in self.reload() })
+        for t in threads { t.join() }
+        control.mailbox.post { loop in
+            (loop.owner as? SignalWatchers)?.closeAll()
+            loop.closeMailbox()
         }
         control.join()
-        for t in threads { t.join() }
         pidFile.remove()
         Log.info("stopped", [:])
         return 0
@@ -158,5 +167,15 @@ public final class Gateway: Sendable {
 
     static func format(_ host: String, _ port: Int) -> String {
         host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+}
+
+/// The control loop's signal watchers, owned by that loop.
+private final class SignalWatchers {
+    var all: [SignalWatcher] = []
+
+    func closeAll() {
+        for watcher in all { watcher.close() }
+        all.removeAll()
     }
 }
