@@ -1,4 +1,55 @@
 #ifndef PETREL_CCURL_SHIM_H
 #define PETREL_CCURL_SHIM_H
 #include <curl/curl.h>
+
+// curl_easy_setopt, curl_multi_setopt and curl_easy_getinfo are C variadic functions, which Swift
+// cannot call. These typed wrappers pass exactly the argument type each option documents
+// (long, curl_off_t, char *, void *, struct curl_slist *, or a function pointer).
+
+static inline CURLcode petrel_curl_easy_setopt_long(CURL *h, CURLoption o, long v) {
+    return curl_easy_setopt(h, o, v);
+}
+static inline CURLcode petrel_curl_easy_setopt_off(CURL *h, CURLoption o, curl_off_t v) {
+    return curl_easy_setopt(h, o, v);
+}
+static inline CURLcode petrel_curl_easy_setopt_string(CURL *h, CURLoption o, const char *v) {
+    return curl_easy_setopt(h, o, v);
+}
+static inline CURLcode petrel_curl_easy_setopt_pointer(CURL *h, CURLoption o, void *v) {
+    return curl_easy_setopt(h, o, v);
+}
+static inline CURLcode petrel_curl_easy_setopt_slist(CURL *h, CURLoption o, struct curl_slist *v) {
+    return curl_easy_setopt(h, o, v);
+}
+/// For CURLOPT_WRITEFUNCTION and CURLOPT_HEADERFUNCTION (same signature).
+static inline CURLcode petrel_curl_easy_setopt_write_function(CURL *h, CURLoption o, curl_write_callback f) {
+    return curl_easy_setopt(h, o, f);
+}
+
+static inline CURLMcode petrel_curl_multi_setopt_long(CURLM *m, CURLMoption o, long v) {
+    return curl_multi_setopt(m, o, v);
+}
+static inline CURLMcode petrel_curl_multi_setopt_pointer(CURLM *m, CURLMoption o, void *v) {
+    return curl_multi_setopt(m, o, v);
+}
+static inline CURLMcode petrel_curl_multi_setopt_socket_function(CURLM *m, curl_socket_callback f) {
+    return curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, f);
+}
+static inline CURLMcode petrel_curl_multi_setopt_timer_function(CURLM *m, curl_multi_timer_callback f) {
+    return curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, f);
+}
+
+static inline CURLcode petrel_curl_easy_getinfo_long(CURL *h, CURLINFO i, long *out) {
+    return curl_easy_getinfo(h, i, out);
+}
+static inline CURLcode petrel_curl_easy_getinfo_pointer(CURL *h, CURLINFO i, char **out) {
+    return curl_easy_getinfo(h, i, out);
+}
+static inline CURLcode petrel_curl_easy_getinfo_off(CURL *h, CURLINFO i, curl_off_t *out) {
+    return curl_easy_getinfo(h, i, out);
+}
+
+// Macros built from other macros or casts that Swift does not import.
+static const curl_socket_t petrel_curl_socket_timeout = CURL_SOCKET_TIMEOUT;
+static const long petrel_curl_global_default = CURL_GLOBAL_DEFAULT;
 #endif

@@ -9,7 +9,7 @@ extension Connection {
     func handleHTTPBytes(_ bytes: UnsafeMutableRawBufferPointer) {
         guard let session = http else { return }
         session.parser.feed(UnsafeRawBufferPointer(bytes))
-        while phase == .http {
+        while phase == .http && awaitingResponse == nil {
             switch session.parser.next() {
             case .needMore:
                 return
@@ -20,13 +20,28 @@ extension Connection {
             case .request(let request):
                 phaseDeadlineMs = worker.loop.nowMs + worker.settings.limits.handshakeTimeoutMs
                 if isAdmin {
-                    respond(AdminRoutes.answer(request.head, worker: worker), keepAlive: request.head.keepAlive,
-                            head: request.head.method == "HEAD")
+                    let isHead = request.head.method == "HEAD"
+                    if let response = worker.handleManagement(request, from: self) {
+                        respond(response, keepAlive: request.head.keepAlive, head: isHead)
+                    } else {
+                        awaitingResponse = (request.head.keepAlive, isHead)
+                    }
                 } else {
                     handlePublicRequest(request)
                 }
             }
         }
+    }
+
+    /// The answer to the request we were waiting on; then go on with pipelined requests.
+    func finishAsyncResponse(_ response: HTTPResponse) {
+        guard phase == .http, let waiting = awaitingResponse else { return }
+        awaitingResponse = nil
+        respond(response, keepAlive: waiting.keepAlive, head: waiting.head)
+        if phase == .http {
+            handleHTTPBytes(UnsafeMutableRawBufferPointer(start: nil, count: 0))
+        }
+        stream.flush()
     }
 
     /// Writes a response; without keep-alive the connection then closes gracefully.
@@ -138,6 +153,10 @@ extension Connection {
         var headers: [(String, String)] = [("Upgrade", "websocket"), ("Connection", "Upgrade"),
                                            ("Sec-WebSocket-Accept", WebSocketAccept.value(forKey: key))]
         if let subprotocol { headers.append(("Sec-WebSocket-Protocol", subprotocol)) }
+        // Registered before the 101 goes out, so a `@connections` call right after the handshake
+        // finds it (DESIGN §7).
+        worker.byId[connectionId] = self
+        worker.shared.directory.register(connectionId, loop: worker.loop.index)
         let bytes = HTTPResponse(status: 101, headers: headers).serialized(keepAlive: true)
         bytes.withUnsafeBytes { stream.write($0) }
 

@@ -44,6 +44,9 @@ final class Connection: StreamHandler, ConnectionContext {
     var disconnectCode = 1006
     var disconnectReason = ""
     var pausedForBackpressure = false
+    /// An HTTP request whose response comes later (admin calls answered by another loop): further
+    /// pipelined requests wait, so responses keep their order. Holds the request's keep-alive.
+    var awaitingResponse: (keepAlive: Bool, head: Bool)?
 
     init(worker: Worker, stream: TCPStream, admin: Bool) {
         self.worker = worker
@@ -59,6 +62,14 @@ final class Connection: StreamHandler, ConnectionContext {
     }
 
     var sourceIp: String { peer?.description ?? "" }
+
+    /// `GET @connections/{id}` (DESIGN §6).
+    func describeForManagement() -> String {
+        let now = WallClock.nowMs()
+        let lastActive = now - (worker.loop.nowMs - lastActivityMs)
+        return "{\"connectedAt\":\"\(TimeFormat.iso8601(connectedAtMs))\",\"identity\":{\"sourceIp\":\(JSONText.quoted(sourceIp)),"
+            + "\"userAgent\":\(JSONText.quoted(userAgent))},\"lastActiveAt\":\"\(TimeFormat.iso8601(lastActive))\"}"
+    }
 
     // MARK: StreamHandler
 
@@ -93,6 +104,8 @@ final class Connection: StreamHandler, ConnectionContext {
         http = nil
         decoder.releaseMemory()
         if accepted {
+            worker.byId.removeValue(forKey: connectionId)
+            worker.shared.directory.unregister(connectionId)
             accepted = false
             runDisconnect()
         }

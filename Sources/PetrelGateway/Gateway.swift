@@ -85,6 +85,7 @@ public final class Gateway: Sendable {
             }
         }
         workers.withLock { $0 = threads }
+        shared.mailboxes.withLock { $0 = threads.map(\.mailbox) }
 
         // Signals are watched before the ready lines go out, so whoever acts on them can signal
         // at once. The watchers stay until the end: a second SIGTERM during a drain is ignored.

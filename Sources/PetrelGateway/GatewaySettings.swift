@@ -43,6 +43,7 @@ public final class GatewaySettings: Sendable {
     public let allowedOrigins: [String]
     public let httpRoutes: [HTTPRoute]
     public let limits: Limits
+    let adminAuth: AdminAuth
 
     public struct BuildError: Error, CustomStringConvertible {
         public let description: String
@@ -103,6 +104,7 @@ public final class GatewaySettings: Sendable {
             }
         }
         self.httpRoutes = httpRoutes
+        adminAuth = AdminAuth(config.listeners.admin.auth)
         let l = config.websocket.limits
         limits = Limits(maxMessageBytes: l.maxMessageBytes, maxFrameBytes: l.maxFrameBytes,
                         maxConnectionDurationMs: l.maxConnectionDuration, idleTimeoutMs: l.idleTimeout,

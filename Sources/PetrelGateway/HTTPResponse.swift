@@ -1,5 +1,5 @@
 /// Serialises the gateway's own HTTP/1.1 responses. Not on the message hot path.
-struct HTTPResponse {
+struct HTTPResponse: Sendable {
     var status: Int
     var headers: [(String, String)] = []
     var body: [UInt8] = []

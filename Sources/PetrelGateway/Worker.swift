@@ -11,6 +11,11 @@ final class Worker {
     let shared: GatewayShared
     var settings: GatewaySettings
     private(set) var connections: [Connection] = []
+    /// Open WebSockets of this loop by id, for `@connections` calls.
+    var byId: [ConnectionID: Connection] = [:]
+    /// Admin connections waiting for an answer from another loop.
+    private var pendingAdmin: [UInt64: Connection] = [:]
+    private var nextAdminToken: UInt64 = 0
     var ids = IDGenerator { SecureRandom.fill($0) }
     private var requestIdHigh: UInt64 = 0
     private var requestCounter: UInt32 = 0
@@ -62,6 +67,16 @@ final class Worker {
         }
         connection.slot = -1
         if draining && connections.isEmpty { finishDrain() }
+    }
+
+    func awaitAdminResponse(_ admin: Connection) -> UInt64 {
+        nextAdminToken += 1
+        pendingAdmin[nextAdminToken] = admin
+        return nextAdminToken
+    }
+
+    func finishAdminResponse(_ token: UInt64, _ response: HTTPResponse) {
+        pendingAdmin.removeValue(forKey: token)?.finishAsyncResponse(response)
     }
 
     /// Request ids: a random 64-bit prefix per loop and a counter, so minting one is an increment.

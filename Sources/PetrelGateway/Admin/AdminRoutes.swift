@@ -1,23 +1,13 @@
-import PetrelCodecs
+import PetrelCore
 
-/// The admin listener's endpoints. `/healthz` and `/readyz` never need auth (DESIGN §6) so load
-/// balancers and kubelets can probe them; the `@connections` API and `/metrics` join later.
+/// `/healthz` (process up) and `/readyz` (listeners up, not draining) with a JSON body saying
+/// why. They never need auth (DESIGN §6) so load balancers and kubelets can probe them.
 enum AdminRoutes {
-    static func answer(_ head: HTTPRequestHead, worker: Worker) -> HTTPResponse {
-        let path = worker.settings.pathWithoutStage(head.path)
-        guard head.method == "GET" || head.method == "HEAD" else {
-            return .message(404, "Not Found")
+    static func health(_ call: ManagementRequest, shared: GatewayShared) -> HTTPResponse {
+        if call == .healthz { return .json(200, "{\"status\":\"ok\"}") }
+        if shared.draining.load(ordering: .relaxed) {
+            return .json(503, "{\"ready\":false,\"reasons\":[\"draining\"]}")
         }
-        switch path {
-        case "/healthz":
-            return .json(200, "{\"status\":\"ok\"}")
-        case "/readyz":
-            if worker.shared.draining.load(ordering: .relaxed) {
-                return .json(503, "{\"ready\":false,\"reasons\":[\"draining\"]}")
-            }
-            return .json(200, "{\"ready\":true}")
-        default:
-            return .message(404, "Not Found")
-        }
+        return .json(200, "{\"ready\":true}")
     }
 }

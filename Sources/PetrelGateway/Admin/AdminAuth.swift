@@ -1,0 +1,42 @@
+import PetrelCodecs
+import PetrelConfig
+import PetrelCrypto
+
+/// Admin-listener authentication (DESIGN §6): AWS Signature Version 4 for the SDKs, or a
+/// bearer token. With neither configured the listener is loopback-only and open.
+final class AdminAuth: Sendable {
+    let bearerTokens: Set<String>
+    let sigv4: Bool
+    let publicMetrics: Bool
+
+    init(_ config: AdminAuthConfig?) {
+        bearerTokens = Set(config?.bearerTokens ?? [])
+        sigv4 = !(config?.sigv4 ?? []).isEmpty
+        publicMetrics = config?.publicMetrics ?? false
+    }
+
+    var isConfigured: Bool { !bearerTokens.isEmpty || sigv4 }
+
+    func allows(_ head: HTTPRequestHead, body: [UInt8], nowEpochSeconds: Int64) -> Bool {
+        guard isConfigured else { return true }
+        guard let authorization = head.headers.first("Authorization") else { return false }
+        if authorization.hasPrefix("Bearer ") {
+            return bearerTokens.contains(String(authorization.dropFirst("Bearer ".count)).trimmedSpaces)
+        }
+        return false
+    }
+
+    static func splitTarget(_ target: String) -> (String, String?) {
+        guard let q = target.firstIndex(of: "?") else { return (target, nil) }
+        return (String(target[..<q]), String(target[target.index(after: q)...]))
+    }
+}
+
+extension String {
+    var trimmedSpaces: String {
+        var s = Substring(self)
+        while s.first == " " || s.first == "\t" { s = s.dropFirst() }
+        while s.last == " " || s.last == "\t" { s = s.dropLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,135 @@
+import PetrelCodecs
+import PetrelCore
+import PetrelLoop
+
+/// What the admin API asks of the loop that owns a connection.
+enum ConnectionOperation: Sendable {
+    case post([UInt8])
+    case get
+    case delete(code: UInt16, reason: String)
+}
+
+/// The `@connections` API and groups (DESIGN §6). The admin listener runs on loop 0; a call for a
+/// connection on another loop travels through that loop's mailbox and its answer comes back
+/// through loop 0's, so connections are only ever touched by their own loop.
+extension Worker {
+    /// The response now, or nil when it comes later through `Connection.finishAsyncResponse`.
+    func handleManagement(_ request: HTTPRequest, from admin: Connection) -> HTTPResponse? {
+        let settings = self.settings
+        let head = request.head
+        let (rawPath, rawQuery) = AdminAuth.splitTarget(head.target)
+        let call = ManagementRequest.parse(method: head.method, rawPath: rawPath, stage: settings.stage)
+        if call.needsAuth && !(call == .metrics && settings.adminAuth.publicMetrics) {
+            guard settings.adminAuth.allows(head, body: request.body, nowEpochSeconds: WallClock.nowMs() / 1000) else {
+                return ManagementError.forbidden
+            }
+        }
+        switch call {
+        case .healthz, .readyz:
+            return AdminRoutes.health(call, shared: shared)
+        case .metrics, .notFound:
+            return ManagementError.notFound
+        case .methodNotAllowed:
+            return ManagementError.methodNotAllowed
+        case .listConnections:
+            let query = PercentDecoding.queryPairs(rawQuery)
+            let limit = query.first { $0.0 == "limit" }.flatMap { Int($0.1) }.map { min(max($0, 1), 10_000) } ?? 1000
+            let cursor = query.first { $0.0 == "cursor" }?.1
+            let page = shared.directory.page(after: cursor, limit: limit)
+            var body = "{\"count\":\(shared.directory.count),\"connectionIds\":["
+            body += page.ids.map { JSONText.quoted($0) }.joined(separator: ",") + "]"
+            if let next = page.next { body += ",\"nextCursor\":\(JSONText.quoted(next))" }
+            return .json(200, body + "}")
+        case .getGroup(let group):
+            let ids = shared.directory.members(of: group).map { JSONText.quoted($0.0.description) }
+            return .json(200, "{\"group\":\(JSONText.quoted(group)),\"connectionIds\":[\(ids.joined(separator: ","))]}")
+        case .postToGroup(let group):
+            guard request.body.count <= settings.limits.maxMessageBytes else { return ManagementError.payloadTooLarge }
+            fanOut(request.body, to: shared.directory.members(of: group))
+            return HTTPResponse(status: 200)
+        case .joinGroup(let id, let group), .leaveGroup(let id, let group):
+            guard let connectionId = ConnectionID(id) else { return ManagementError.gone }
+            let ok = call == .joinGroup(id: id, group: group)
+                ? shared.directory.join(connectionId, group: group)
+                : shared.directory.leave(connectionId, group: group)
+            return ok ? HTTPResponse(status: 204) : ManagementError.gone
+        case .postToConnection(let id):
+            return route(.post(request.body), to: id, admin: admin, bodyCount: request.body.count)
+        case .getConnection(let id):
+            return route(.get, to: id, admin: admin, bodyCount: 0)
+        case .deleteConnection(let id):
+            var code: UInt16 = 1000
+            var reason = "Connection Closed Normally"
+            for (key, value) in PercentDecoding.queryPairs(rawQuery) {
+                if key == "code" {
+                    guard let c = UInt16(value), c == 1000 || (3000...4999).contains(c) else {
+                        return ManagementError.badRequest("code must be 1000 or 3000-4999")
+                    }
+                    code = c
+                } else if key == "reason" {
+                    guard value.utf8.count <= 123 else { return ManagementError.badRequest("reason is longer than 123 bytes") }
+                    reason = value
+                }
+            }
+            return route(.delete(code: code, reason: reason), to: id, admin: admin, bodyCount: 0)
+        }
+    }
+
+    private func route(_ operation: ConnectionOperation, to id: String, admin: Connection, bodyCount: Int) -> HTTPResponse? {
+        // Any id that names no live connection, malformed ones included, is gone (410).
+        guard let connectionId = ConnectionID(id), let owner = shared.directory.loop(of: connectionId) else {
+            return ManagementError.gone
+        }
+        if case .post = operation, bodyCount > settings.limits.maxMessageBytes {
+            return ManagementError.payloadTooLarge
+        }
+        if owner == loop.index {
+            return perform(operation, on: connectionId)
+        }
+        let mailboxes = shared.mailboxes.withLock { $0 }
+        guard owner < mailboxes.count else { return ManagementError.gone }
+        let token = awaitAdminResponse(admin)
+        let reply = mailboxes[loop.index]
+        mailboxes[owner].post { ownerLoop in
+            let response = (ownerLoop.owner as? Worker)?.perform(operation, on: connectionId) ?? ManagementError.gone
+            reply.post { adminLoop in (adminLoop.owner as? Worker)?.finishAdminResponse(token, response) }
+        }
+        return nil
+    }
+
+    /// Runs on the connection's own loop.
+    func perform(_ operation: ConnectionOperation, on id: ConnectionID) -> HTTPResponse {
+        guard let connection = byId[id], connection.phase == .open else { return ManagementError.gone }
+        switch operation {
+        case .post(let bytes):
+            guard connection.stream.pendingWriteBytes + bytes.count <= settings.limits.sendBufferBytes else {
+                return ManagementError.limitExceeded
+            }
+            connection.sendMessage(bytes)
+            connection.stream.flush()
+            return HTTPResponse(status: 200)
+        case .get:
+            return .json(200, connection.describeForManagement())
+        case .delete(let code, let reason):
+            connection.close(code: WebSocketCloseCode(rawValue: code), reason: reason)
+            return HTTPResponse(status: 204)
+        }
+    }
+
+    /// Delivers one message to every member; members on other loops get it through their mailbox.
+    private func fanOut(_ bytes: [UInt8], to members: [(ConnectionID, Int)]) {
+        var byLoop: [Int: [ConnectionID]] = [:]
+        for (id, loopIndex) in members { byLoop[loopIndex, default: []].append(id) }
+        let mailboxes = shared.mailboxes.withLock { $0 }
+        for (loopIndex, ids) in byLoop {
+            if loopIndex == loop.index {
+                for id in ids { _ = perform(.post(bytes), on: id) }
+            } else if loopIndex < mailboxes.count {
+                mailboxes[loopIndex].post { loop in
+                    guard let worker = loop.owner as? Worker else { return }
+                    for id in ids { _ = worker.perform(.post(bytes), on: id) }
+                }
+            }
+        }
+    }
+}
