@@ -16,6 +16,8 @@ public protocol ConnectionContext: AnyObject {
     var userAgent: String { get }
     /// The request's Host without port (API Gateway's `domainName`).
     var domainName: String { get }
+    /// The authorizer's context as a JSON object text (`requestContext.authorizer`), when one ran.
+    var authorizerJSON: String? { get }
 }
 
 /// The handshake request as `$connect` integrations see it.
@@ -42,6 +44,8 @@ public struct IntegrationEvent {
     public var routeKey: String
     public var connection: any ConnectionContext
     public var requestId: RequestID
+    /// MESSAGE only (API Gateway's `messageId`).
+    public var messageId: RequestID?
     /// Epoch milliseconds when the gateway received the request (`requestTimeEpoch`).
     public var requestTimeMs: Int64
     public var stage: String
@@ -55,7 +59,7 @@ public struct IntegrationEvent {
     public var disconnectReason: String?
 
     public init(type: IntegrationEventType, routeKey: String, connection: any ConnectionContext,
-                requestId: RequestID, requestTimeMs: Int64, stage: String, apiId: String,
+                requestId: RequestID, messageId: RequestID? = nil, requestTimeMs: Int64, stage: String, apiId: String,
                 body: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0), isBinary: Bool = false,
                 connectRequest: ConnectRequestInfo? = nil,
                 disconnectStatusCode: Int? = nil, disconnectReason: String? = nil) {
@@ -63,6 +67,7 @@ public struct IntegrationEvent {
         self.routeKey = routeKey
         self.connection = connection
         self.requestId = requestId
+        self.messageId = messageId
         self.requestTimeMs = requestTimeMs
         self.stage = stage
         self.apiId = apiId

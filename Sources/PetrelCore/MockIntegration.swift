@@ -13,7 +13,8 @@ public final class MockIntegration: Integration {
         self.mode = mode
     }
 
-    public func invoke(_ event: borrowing IntegrationEvent) -> IntegrationReply {
+    public func invoke(_ event: borrowing IntegrationEvent, services: any IntegrationServices,
+                       completion: IntegrationCompletion) -> IntegrationReply {
         switch mode {
         case .echo:
             // An echo on CONNECT/DISCONNECT has nothing to echo: accept.

@@ -72,12 +72,15 @@ extension Connection {
                 let event = IntegrationEvent(type: .message, routeKey: "\(route.method) \(route.path)", connection: self,
                                              requestId: worker.nextRequestID(), requestTimeMs: WallClock.nowMs(),
                                              stage: settings.stage, apiId: settings.apiId, body: body)
-                switch route.integration.invoke(event) {
+                switch route.integration.invoke(event, services: worker,
+                                                 completion: IntegrationCompletion(target: worker, token: 0)) {
                 case .response(let status, let body, let headers, _):
                     respond(HTTPResponse(status: status, headers: headers, body: body), keepAlive: head.keepAlive,
                             head: head.method == "HEAD")
                 case .echo:
                     respond(HTTPResponse(status: 200, body: Array(body)), keepAlive: head.keepAlive)
+                case .failure:
+                    respond(.message(500, "Internal Server Error"), keepAlive: head.keepAlive)
                 case .none, .pending:
                     respond(HTTPResponse(status: 204), keepAlive: head.keepAlive)
                 }
@@ -131,25 +134,50 @@ extension Connection {
         userAgent = head.headers.first("User-Agent") ?? ""
         domainName = Connection.hostWithoutPort(head.headers.first("Host") ?? "")
 
-        var subprotocol: String?
-        if let route = settings.connectRoute {
-            let event = IntegrationEvent(type: .connect, routeKey: "$connect", connection: self,
-                                         requestId: worker.nextRequestID(), requestTimeMs: connectedAtMs,
-                                         stage: settings.stage, apiId: settings.apiId,
-                                         connectRequest: ConnectRequestInfo(headers: head.headers.entries, rawQuery: head.query,
-                                                                            subprotocols: protocols))
-            switch route.integration.invoke(event) {
-            case .response(let status, let body, let headers, let chosen):
-                guard (200..<300).contains(status) else {
-                    respond(HTTPResponse(status: status, headers: headers, body: body), keepAlive: false)
-                    return
-                }
-                subprotocol = chosen ?? headers.first { $0.0.lowercased() == "sec-websocket-protocol" }?.1
-            case .none, .echo, .pending:
-                break
-            }
+        guard let route = settings.connectRoute else {
+            finishUpgrade(key: key, subprotocol: nil)
+            return
         }
+        let event = IntegrationEvent(type: .connect, routeKey: "$connect", connection: self,
+                                     requestId: worker.nextRequestID(), requestTimeMs: connectedAtMs,
+                                     stage: settings.stage, apiId: settings.apiId,
+                                     connectRequest: ConnectRequestInfo(headers: head.headers.entries, rawQuery: head.query,
+                                                                        subprotocols: protocols))
+        let token = worker.nextIntegrationToken()
+        let reply = route.integration.invoke(event, services: worker,
+                                             completion: IntegrationCompletion(target: worker, token: token))
+        if case .pending = reply {
+            // The 101 waits for `$connect` (API Gateway's order); frames sent early stay in the
+            // parser's buffer, and we read no more until the answer.
+            http?.pendingKey = key
+            stream.stopReading()
+            worker.track(self, token: token, call: .connect)
+            return
+        }
+        finishConnect(reply, key: key)
+    }
 
+    /// `$connect`'s answer: accept (2xx, optional subprotocol) or reject the handshake.
+    func finishConnect(_ reply: IntegrationReply, key: String) {
+        guard phase == .http else { return }
+        switch reply {
+        case .response(let status, let body, let headers, let chosen):
+            guard (200..<300).contains(status) else {
+                respond(HTTPResponse(status: status, headers: headers.filter { $0.0.lowercased() != "content-length" }, body: body),
+                        keepAlive: false)
+                return
+            }
+            finishUpgrade(key: key, subprotocol: chosen ?? headers.first { $0.0.lowercased() == "sec-websocket-protocol" }?.1)
+        case .failure(let failure):
+            Log.warn("$connect integration failed", ["failure": .string("\(failure)"), "connectionId": .string(connectionId.description)])
+            respond(failure == .timeout ? .message(504, "Gateway Timeout") : .message(502, "Bad Gateway"), keepAlive: false)
+        case .none, .echo, .pending:
+            finishUpgrade(key: key, subprotocol: nil)
+        }
+    }
+
+    private func finishUpgrade(key: String, subprotocol: String?) {
+        let settings = worker.settings
         var headers: [(String, String)] = [("Upgrade", "websocket"), ("Connection", "Upgrade"),
                                            ("Sec-WebSocket-Accept", WebSocketAccept.value(forKey: key))]
         if let subprotocol { headers.append(("Sec-WebSocket-Protocol", subprotocol)) }
@@ -171,6 +199,8 @@ extension Connection {
         if !leftover.isEmpty {
             leftover.withUnsafeMutableBytes { handleFrames($0) }
         }
+        stream.startReading()
+        stream.flush()
     }
 
     static func hostWithoutPort(_ host: String) -> String {

@@ -27,22 +27,22 @@ extension Connection {
 
     private func handleMessage(opcode: WebSocketOpcode, payload: UnsafeRawBufferPointer) {
         let settings = worker.settings
-        guard let route = settings.selectRoute(payload) else {
-            sendErrorFrame("Forbidden")
+        let route = settings.selectRoute(payload)
+        if callInFlight || !pendingWork.isEmpty {
+            // Keep arrival order behind the call in flight; the copy is the price of waiting.
+            guard pendingMessageCount < settings.limits.maxPendingMessages else {
+                Log.info("limit reached", ["limit": "max_pending_messages", "connectionId": .string(connectionId.description)])
+                sendErrorFrame("Too Many Requests")
+                return
+            }
+            pendingMessageCount += 1
+            pendingWork.append(.message(route: route, body: Array(payload), isBinary: opcode == .binary,
+                                        requestId: worker.nextRequestID(), messageId: worker.nextRequestID(),
+                                        requestTimeMs: WallClock.nowMs()))
             return
         }
-        let event = IntegrationEvent(type: .message, routeKey: route.key, connection: self,
-                                     requestId: worker.nextRequestID(), requestTimeMs: 0,
-                                     stage: settings.stage, apiId: settings.apiId,
-                                     body: payload, isBinary: opcode == .binary)
-        switch route.integration.invoke(event) {
-        case .echo:
-            sendFrame(opcode, payload)
-        case .response(_, let body, _, _):
-            if route.respond { sendMessage(body) }
-        case .none, .pending:
-            break
-        }
+        invokeMessage(route: route, payload: payload, isBinary: opcode == .binary,
+                      requestId: worker.nextRequestID(), messageId: worker.nextRequestID(), requestTimeMs: WallClock.nowMs())
     }
 
     /// API Gateway's own error frames: `{"message":..., "connectionId":..., "requestId":...}`.
@@ -111,13 +111,4 @@ extension Connection {
         finishAfterFlush()
     }
 
-    func runDisconnect() {
-        let settings = worker.settings
-        guard let route = settings.disconnectRoute else { return }
-        let event = IntegrationEvent(type: .disconnect, routeKey: "$disconnect", connection: self,
-                                     requestId: worker.nextRequestID(), requestTimeMs: WallClock.nowMs(),
-                                     stage: settings.stage, apiId: settings.apiId,
-                                     disconnectStatusCode: disconnectCode, disconnectReason: disconnectReason)
-        _ = route.integration.invoke(event)
-    }
 }

@@ -47,6 +47,12 @@ final class Connection: StreamHandler, ConnectionContext {
     /// An HTTP request whose response comes later (admin calls answered by another loop): further
     /// pipelined requests wait, so responses keep their order. Holds the request's keep-alive.
     var awaitingResponse: (keepAlive: Bool, head: Bool)?
+    /// Events waiting for this connection's integration call in flight (arrival order).
+    var pendingWork: [PendingWork] = []
+    var pendingMessageCount = 0
+    /// An integration call of this connection is outstanding: later events queue behind it.
+    var callInFlight = false
+    var authorizerJSON: String?
 
     init(worker: Worker, stream: TCPStream, admin: Bool) {
         self.worker = worker
@@ -103,13 +109,20 @@ final class Connection: StreamHandler, ConnectionContext {
         phase = .closed
         http = nil
         decoder.releaseMemory()
+        worker.remove(self)
         if accepted {
             worker.byId.removeValue(forKey: connectionId)
             worker.shared.directory.unregister(connectionId)
             accepted = false
-            runDisconnect()
+            // `$disconnect` goes last, after every message still queued (DESIGN §5).
+            if worker.settings.disconnectRoute != nil {
+                pendingWork.append(.disconnect(attempt: 1))
+                worker.keepUntilIdle(self)
+                pumpPendingWork()
+            }
+        } else if callInFlight {
+            worker.keepUntilIdle(self)
         }
-        worker.remove(self)
     }
 
     // MARK: Backpressure (DESIGN §4, slow consumers)
@@ -181,6 +194,8 @@ final class Connection: StreamHandler, ConnectionContext {
 /// Holds the HTTP parser only until the upgrade, so WebSocket connections do not carry it.
 final class HTTPSession {
     var parser: HTTPRequestParser
+    /// The handshake's key while `$connect` runs.
+    var pendingKey: String?
 
     init(maxHeaderBytes: Int, maxBodyBytes: Int) {
         parser = HTTPRequestParser(maxHeaderBytes: maxHeaderBytes, maxBodyBytes: maxBodyBytes)

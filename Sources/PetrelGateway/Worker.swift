@@ -4,7 +4,7 @@ import PetrelLoop
 
 /// Everything one event loop owns: its listeners, its connections, the deadline sweep and the
 /// id generators. Not `Sendable`: reached from other threads only through the loop's mailbox.
-final class Worker {
+final class Worker: IntegrationServices, IntegrationCompletionTarget {
     enum ListenerKind { case publicAPI, admin }
 
     unowned(unsafe) let loop: EventLoop
@@ -15,6 +15,13 @@ final class Worker {
     var byId: [ConnectionID: Connection] = [:]
     /// Admin connections waiting for an answer from another loop.
     private var pendingAdmin: [UInt64: Connection] = [:]
+    /// Connections with an integration call in flight, by completion token.
+    private var inFlight: [UInt64: (Connection, IntegrationCall)] = [:]
+    private var integrationTokens: UInt64 = 0
+    /// Closed connections that still owe integration work (queued messages, `$disconnect`).
+    private var finishing: [ObjectIdentifier: Connection] = [:]
+    /// `$disconnect` retries waiting for their time.
+    private var retries: [(dueMs: Int64, connection: Connection, attempt: Int)] = []
     private var nextAdminToken: UInt64 = 0
     var ids = IDGenerator { SecureRandom.fill($0) }
     private var requestIdHigh: UInt64 = 0
@@ -66,7 +73,7 @@ final class Worker {
             last.slot = slot
         }
         connection.slot = -1
-        if draining && connections.isEmpty { finishDrain() }
+        if draining && connections.isEmpty && finishing.isEmpty { finishDrain() }
     }
 
     func awaitAdminResponse(_ admin: Connection) -> UInt64 {
@@ -77,6 +84,34 @@ final class Worker {
 
     func finishAdminResponse(_ token: UInt64, _ response: HTTPResponse) {
         pendingAdmin.removeValue(forKey: token)?.finishAsyncResponse(response)
+    }
+
+    func nextIntegrationToken() -> UInt64 {
+        integrationTokens &+= 1
+        return integrationTokens
+    }
+
+    func track(_ connection: Connection, token: UInt64, call: IntegrationCall) {
+        connection.callInFlight = true
+        inFlight[token] = (connection, call)
+    }
+
+    func integrationCompleted(token: UInt64, reply: IntegrationReply) {
+        guard let (connection, call) = inFlight.removeValue(forKey: token) else { return }
+        connection.integrationDidComplete(call, reply)
+    }
+
+    func keepUntilIdle(_ connection: Connection) {
+        finishing[ObjectIdentifier(connection)] = connection
+    }
+
+    func releaseWhenIdle(_ connection: Connection) {
+        finishing.removeValue(forKey: ObjectIdentifier(connection))
+        if draining && connections.isEmpty && finishing.isEmpty { finishDrain() }
+    }
+
+    func retryDisconnect(_ connection: Connection, attempt: Int, afterMs: Int64) {
+        retries.append((loop.nowMs + afterMs, connection, attempt))
     }
 
     /// Request ids: a random 64-bit prefix per loop and a counter, so minting one is an increment.
@@ -112,8 +147,23 @@ final class Worker {
             connections[i].checkDeadlines(nowMs: now)
             i += 1
         }
+        if !retries.isEmpty {
+            let due = retries.filter { $0.dueMs <= now }
+            retries.removeAll { $0.dueMs <= now }
+            for retry in due {
+                retry.connection.callInFlight = false
+                retry.connection.invokeDisconnect(attempt: retry.attempt)
+                retry.connection.pumpPendingWork()
+            }
+        }
         if draining && now >= drainDeadlineMs {
             for connection in connections { connection.abortForShutdown() }
+            if !finishing.isEmpty {
+                Log.error("drain timed out with integration calls in flight", ["connections": .int(finishing.count)])
+                finishing.removeAll()
+                retries.removeAll()
+                finishDrain()
+            }
         }
     }
 
@@ -125,10 +175,11 @@ final class Worker {
         for listener in listeners { listener.close() }
         listeners.removeAll()
         for connection in connections { connection.drain() }
-        if connections.isEmpty { finishDrain() }
+        if connections.isEmpty && finishing.isEmpty { finishDrain() }
     }
 
     private func finishDrain() {
+        guard sweepTimer != nil else { return }
         sweepTimer?.close()
         sweepTimer = nil
         onDrained?()

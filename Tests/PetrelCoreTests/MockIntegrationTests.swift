@@ -7,6 +7,19 @@ final class FakeConnection: ConnectionContext {
     let sourceIp = "127.0.0.1"
     let userAgent = "test"
     let domainName = "localhost"
+    let authorizerJSON: String? = nil
+}
+
+final class NoServices: IntegrationServices, IntegrationCompletionTarget {
+    func integrationCompleted(token: UInt64, reply: IntegrationReply) {}
+}
+
+private let services = NoServices()
+
+extension MockIntegration {
+    func invoke(_ event: IntegrationEvent) -> IntegrationReply {
+        invoke(event, services: services, completion: IntegrationCompletion(target: services, token: 0))
+    }
 }
 
 private func event(_ type: IntegrationEventType, route: String = "$default") -> IntegrationEvent {
