@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "PetrelHTTPClient", dependencies: ["CCurl", "CLibUV", "PetrelLoop"]),
         // Per-connection sessions, HTTP and WebSocket handling, dispatch, drain.
         .target(name: "PetrelGateway", dependencies: [
-            "PetrelCodecs", "PetrelCore", "PetrelConfig", "PetrelCrypto", "PetrelLoop", "CLibUV",
+            "PetrelCodecs", "PetrelCore", "PetrelConfig", "PetrelCrypto", "PetrelLoop", "PetrelHTTPClient", "CLibUV",
         ]),
         .executableTarget(name: "petrel", dependencies: [
             "PetrelGateway", "PetrelConfig",

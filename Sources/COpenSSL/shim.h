@@ -111,3 +111,48 @@ static inline size_t petrel_jwt_ecdsa_raw_to_der(const unsigned char *rs, size_t
     return der_len > 0 ? (size_t)der_len : 0;
 }
 #endif /* PETREL_COPENSSL_JWT_SHIM_H */
+
+/* ---- TLS over custom BIOs (PetrelLoop/TLS*.swift) ---- */
+#ifndef PETREL_COPENSSL_TLS_SHIM_H
+#define PETREL_COPENSSL_TLS_SHIM_H
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <openssl/tls1.h>
+
+/* OpenSSL macros Swift cannot import (function-like macros and 64-bit option bits),
+   wrapped for the TLS layer in PetrelLoop. */
+
+static inline long petrel_SSL_CTX_set_mode(SSL_CTX *ctx, long mode) { return SSL_CTX_set_mode(ctx, mode); }
+static inline int petrel_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version) {
+    return (int)SSL_CTX_set_min_proto_version(ctx, version);
+}
+static inline int petrel_SSL_CTX_set_max_proto_version(SSL_CTX *ctx, int version) {
+    return (int)SSL_CTX_set_max_proto_version(ctx, version);
+}
+static inline long petrel_SSL_CTX_set_session_cache_mode(SSL_CTX *ctx, long mode) {
+    return SSL_CTX_set_session_cache_mode(ctx, mode);
+}
+static inline long petrel_SSL_CTX_set_servername_callback(SSL_CTX *ctx, int (*cb)(SSL *, int *, void *)) {
+    return SSL_CTX_set_tlsext_servername_callback(ctx, cb);
+}
+static inline long petrel_SSL_CTX_set_servername_arg(SSL_CTX *ctx, void *arg) {
+    return SSL_CTX_set_tlsext_servername_arg(ctx, arg);
+}
+static inline int petrel_SSL_set_tlsext_host_name(SSL *ssl, const char *name) {
+    return (int)SSL_set_tlsext_host_name(ssl, name);
+}
+static inline int petrel_BIO_pending(BIO *bio) { return (int)BIO_pending(bio); }
+static inline long petrel_BIO_get_mem_data(BIO *bio, char **data) { return BIO_get_mem_data(bio, data); }
+static inline void petrel_BIO_set_retry_read(BIO *bio) { BIO_set_retry_read(bio); }
+static inline void petrel_BIO_clear_retry_flags(BIO *bio) { BIO_clear_retry_flags(bio); }
+
+static const uint64_t petrel_SSL_OP_NO_COMPRESSION = SSL_OP_NO_COMPRESSION;
+static const uint64_t petrel_SSL_OP_NO_RENEGOTIATION = SSL_OP_NO_RENEGOTIATION;
+static const uint64_t petrel_SSL_OP_CIPHER_SERVER_PREFERENCE = SSL_OP_CIPHER_SERVER_PREFERENCE;
+static const uint64_t petrel_SSL_OP_NO_TICKET = SSL_OP_NO_TICKET;
+
+/* RFC 2253 distinguished names, UTF-8 kept as is (not escaped as \XX). */
+static const unsigned long petrel_XN_FLAG_RFC2253_UTF8 = XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB;
+#endif /* PETREL_COPENSSL_TLS_SHIM_H */

@@ -60,21 +60,56 @@ extension ConfigReader {
     private func decodeTLS(_ fields: MappingFields) -> TLSConfig? {
         defer { fields.finish() }
         let certificate = fields.required("certificate").flatMap { string($0, at: fields.path("certificate")) }
+        let privateKey = decodePrivateKey(fields)
+        let clientCA = fields.string("client_ca").map(resolvedPath)
+        let crl = fields.string("crl").map(resolvedPath)
+        if crl != nil, clientCA == nil {
+            report(fields.path("crl"), "needs client_ca (a CRL applies to client certificates)")
+        }
+        var sniCertificates: [TLSServerNameCertificate] = []
+        if let node = fields["certificates"], let entries = sequence(node, at: fields.path("certificates")) {
+            for entry in entries {
+                guard let entryFields = mapping(entry.node, at: entry.keyPath) else { continue }
+                let name = entryFields.required("server_name").flatMap { string($0, at: entryFields.path("server_name")) }
+                let path = entryFields.required("certificate").flatMap { string($0, at: entryFields.path("certificate")) }
+                let key = decodePrivateKey(entryFields)
+                if let name, !Self.isServerName(name) {
+                    report(entryFields.path("server_name"), "expected a host name like api.example.com or *.example.com")
+                }
+                entryFields.finish()
+                if let name, let path, let key {
+                    sniCertificates.append(TLSServerNameCertificate(serverName: name, certificate: resolvedPath(path), privateKey: key))
+                }
+            }
+        }
+        guard let certificate, let privateKey else { return nil }
+        return TLSConfig(certificate: resolvedPath(certificate), privateKey: privateKey, clientCA: clientCA, crl: crl,
+                         certificates: sniCertificates)
+    }
+
+    /// `private_key` or its synonym `private_key_file`: a path, or inline PEM text.
+    private func decodePrivateKey(_ fields: MappingFields) -> String? {
         // A TLS key is always loaded from a file, so `private_key_file` is the same thing as `private_key`.
-        var privateKey: String?
         switch (fields.string("private_key"), fields.string("private_key_file")) {
         case (.some, .some):
             report(fields.path("private_key_file"), "give either private_key or private_key_file, not both")
         case (.some(let value), nil), (nil, .some(let value)):
-            privateKey = value.hasPrefix("-----BEGIN") ? value : resolvedPath(value)
+            return value.hasPrefix("-----BEGIN") ? value : resolvedPath(value)
         case (nil, nil):
             if !fields.has("private_key"), !fields.has("private_key_file") {
                 report(fields.path("private_key"), "required key is missing (or private_key_file)")
             }
         }
-        let clientCA = fields.string("client_ca").map(resolvedPath)
-        guard let certificate, let privateKey else { return nil }
-        return TLSConfig(certificate: resolvedPath(certificate), privateKey: privateKey, clientCA: clientCA)
+        return nil
+    }
+
+    /// Host names for SNI: letters, digits, hyphens and dots, optionally `*.` first.
+    static func isServerName(_ name: String) -> Bool {
+        let body = name.hasPrefix("*.") ? name.dropFirst(2) : Substring(name)
+        guard !body.isEmpty, body.count <= 253, !body.hasPrefix("."), !body.hasSuffix("."), !body.contains("..") else { return false }
+        return body.utf8.allSatisfy { c in
+            (c >= 0x61 && c <= 0x7A) || (c >= 0x41 && c <= 0x5A) || (c >= 0x30 && c <= 0x39) || c == 0x2D || c == 0x2E
+        }
     }
 
     private func decodeAdminAuth(_ fields: MappingFields) -> AdminAuthConfig {

@@ -62,11 +62,34 @@ public struct TLSConfig: Sendable, Equatable {
     public var privateKey: String
     /// Key `client_ca`: when set, clients must present a certificate it signed (mTLS).
     public var clientCA: String?
+    /// Key `crl`: PEM certificate revocation list checked against client certificates (needs `client_ca`).
+    public var crl: String?
+    /// Key `certificates`: more certificates chosen by the name the client asks for (SNI); the
+    /// top-level `certificate` is the default for other names and for clients that send none.
+    public var certificates: [TLSServerNameCertificate]
 
-    public init(certificate: String, privateKey: String, clientCA: String? = nil) {
+    public init(certificate: String, privateKey: String, clientCA: String? = nil, crl: String? = nil,
+                certificates: [TLSServerNameCertificate] = []) {
         self.certificate = certificate
         self.privateKey = privateKey
         self.clientCA = clientCA
+        self.crl = crl
+        self.certificates = certificates
+    }
+}
+
+/// One entry of `tls.certificates`: `{server_name, certificate, private_key}`.
+public struct TLSServerNameCertificate: Sendable, Equatable {
+    /// A host name (`api.example.com`) or a one-label wildcard (`*.example.com`).
+    public var serverName: String
+    public var certificate: String
+    /// A path, or the PEM text itself (as for `tls.private_key`).
+    public var privateKey: String
+
+    public init(serverName: String, certificate: String, privateKey: String) {
+        self.serverName = serverName
+        self.certificate = certificate
+        self.privateKey = privateKey
     }
 }
 

@@ -69,6 +69,10 @@ final class Connection: StreamHandler, ConnectionContext {
 
     var sourceIp: String { peer?.description ?? "" }
 
+    /// mTLS: the client's verified certificate (`identity.clientCert`), read from the TLS session
+    /// when asked, so connections store no copy.
+    var clientCertificate: ClientCertificateInfo? { stream.clientCertificate }
+
     /// `GET @connections/{id}` (DESIGN §6).
     func describeForManagement() -> String {
         let now = WallClock.nowMs()

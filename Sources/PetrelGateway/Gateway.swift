@@ -29,6 +29,8 @@ public final class Gateway: Sendable {
     private let shared: GatewayShared
     private let config: Mutex<PetrelConfig>
     private let workers: Mutex<[LoopThread]> = Mutex([])
+    /// TLS contexts of the listeners that have `tls` (reloaded on SIGHUP).
+    private let tlsContexts: Mutex<[(listener: String, context: TLSServerContext)]> = Mutex([])
 
     public init(config: PetrelConfig, options: Options) {
         self.options = options
@@ -52,6 +54,14 @@ public final class Gateway: Sendable {
             }
         }
 
+        // TLS: one context per listener, shared by every loop.
+        let publicTLS = try Self.makeTLSContext(pub.tls, listener: "public")
+        let adminTLS = try Self.makeTLSContext(admin.tls, listener: "admin")
+        tlsContexts.withLock { list in
+            if let publicTLS { list.append(("public", publicTLS)) }
+            if let adminTLS { list.append(("admin", adminTLS)) }
+        }
+
         var threads: [LoopThread] = []
         var publicPort = pub.port
         var adminPort = admin.port
@@ -61,10 +71,10 @@ public final class Gateway: Sendable {
                 loop.owner = worker
                 worker.onDrained = { [unowned loop] in loop.closeMailbox() }
                 do throws(TCPListener.BindError) {
-                    let boundPublic = try worker.listen(host: pub.host, port: publicPort, kind: .publicAPI, reusePort: true)
+                    let boundPublic = try worker.listen(host: pub.host, port: publicPort, kind: .publicAPI, reusePort: true, tls: publicTLS)
                     var boundAdmin = adminPort
                     if index == 0 {
-                        boundAdmin = try worker.listen(host: admin.host, port: adminPort, kind: .admin, reusePort: true)
+                        boundAdmin = try worker.listen(host: admin.host, port: adminPort, kind: .admin, reusePort: true, tls: adminTLS)
                     }
                     return .success((boundPublic, boundAdmin))
                 } catch {
@@ -132,6 +142,7 @@ public final class Gateway: Sendable {
 
     /// SIGHUP: a bad file is logged and the running config stays (DESIGN §2).
     private func reload() {
+        reloadTLS()
         guard let path = options.configPath else {
             Log.warn("reload ignored: running the embedded default, no config file", [:])
             return
@@ -178,5 +189,38 @@ private final class SignalWatchers {
     func closeAll() {
         for watcher in all { watcher.close() }
         all.removeAll()
+    }
+}
+
+// MARK: TLS (listeners.*.tls)
+
+extension Gateway {
+    static func makeTLSContext(_ tls: TLSConfig?, listener: String) throws(StartError) -> TLSServerContext? {
+        guard let tls else { return nil }
+        var certificates = [TLSCertificateSource(certificatePath: tls.certificate, privateKey: tls.privateKey)]
+        for entry in tls.certificates {
+            certificates.append(TLSCertificateSource(serverName: entry.serverName, certificatePath: entry.certificate,
+                                                     privateKey: entry.privateKey))
+        }
+        let settings = TLSServerSettings(certificates: certificates, clientCAPath: tls.clientCA, crlPath: tls.crl)
+        do {
+            return try TLSServerContext(settings: settings)
+        } catch {
+            throw StartError(description: "listeners.\(listener).tls: \(error.description)")
+        }
+    }
+
+    /// SIGHUP: certificates, keys, CA and CRL are re-read for new connections; open connections
+    /// keep theirs. A broken file keeps the running context.
+    fileprivate func reloadTLS() {
+        for (listener, context) in tlsContexts.withLock({ $0 }) {
+            do {
+                try context.reload()
+                Log.info("tls reloaded", ["listener": .string(listener),
+                                          "fingerprint": .string(context.defaultCertificateFingerprint)])
+            } catch {
+                Log.error("tls reload rejected", ["listener": .string(listener), "problem": .string(error.description)])
+            }
+        }
     }
 }

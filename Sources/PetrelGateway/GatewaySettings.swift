@@ -72,7 +72,9 @@ public final class GatewaySettings: Sendable {
                                                                       body: ContextTemplate(integration.body ?? ""),
                                                                       headers: headers))
                 }
-            case .http, .httpProxy:
+            case .http:
+                integrations[name] = HTTPIntegration(url: integration.url ?? "", timeoutMs: integration.timeout)
+            case .httpProxy:
                 // Outbound HTTP integrations arrive with libcurl (issue 4); until then refuse to
                 // start rather than silently dropping events.
                 throw BuildError(description: "integrations.\(name).type: \(integration.type) integrations are not available in this build yet",

@@ -1,5 +1,6 @@
 import PetrelCore
 import PetrelCrypto
+import PetrelHTTPClient
 import PetrelLoop
 
 /// Everything one event loop owns: its listeners, its connections, the deadline sweep and the
@@ -31,6 +32,15 @@ final class Worker: IntegrationServices, IntegrationCompletionTarget {
     private var sweepIntervalMs: UInt64 = 0
     private(set) var draining = false
     private var drainDeadlineMs: Int64 = 0
+    /// Outbound HTTP for integrations: one libcurl multi per loop, made on first use.
+    private var client: HTTPClient?
+    var httpClient: HTTPClient {
+        if let client { return client }
+        let made = HTTPClient(loop: loop, options: HTTPClientOptions())
+        client = made
+        return made
+    }
+
     /// Runs on the loop when a drain has closed every connection.
     var onDrained: (() -> Void)?
 
@@ -44,8 +54,9 @@ final class Worker: IntegrationServices, IntegrationCompletionTarget {
         rescheduleSweep()
     }
 
-    func listen(host: String, port: Int, kind: ListenerKind, reusePort: Bool) throws(TCPListener.BindError) -> Int {
-        let listener = try TCPListener(loop: loop, host: host, port: port, reusePort: reusePort) { [unowned self] stream in
+    func listen(host: String, port: Int, kind: ListenerKind, reusePort: Bool,
+                tls: TLSServerContext? = nil) throws(TCPListener.BindError) -> Int {
+        let listener = try TCPListener(loop: loop, host: host, port: port, reusePort: reusePort, tls: tls) { [unowned self] stream in
             self.accept(stream, admin: kind == .admin)
         }
         listeners.append(listener)
@@ -181,6 +192,8 @@ final class Worker: IntegrationServices, IntegrationCompletionTarget {
     private func finishDrain() {
         guard sweepTimer != nil else { return }
         sweepTimer?.close()
+        client?.close()
+        client = nil
         sweepTimer = nil
         onDrained?()
         onDrained = nil

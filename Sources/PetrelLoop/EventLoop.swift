@@ -21,6 +21,9 @@ public final class EventLoop {
     static let corkBufferSize = 256 * 1024
     unowned(unsafe) var corkedStream: TCPStream?
 
+    /// Plaintext, staging and ciphertext buffers for TLS connections, made on first use.
+    var tlsBuffers: TLSLoopBuffers?
+
     /// The object that runs this loop's work (the gateway's worker), kept alive as long as the loop.
     public var owner: AnyObject?
 
@@ -60,6 +63,7 @@ public final class EventLoop {
         uv.deallocate()
         readBuffer.deallocate()
         corkBuffer.deallocate()
+        tlsBuffers = nil
     }
 
     static func from(_ loop: UnsafeMutablePointer<uv_loop_t>) -> EventLoop {

@@ -7,6 +7,8 @@ public final class TCPListener {
     let handle: UnsafeMutablePointer<uv_tcp_t>
     public unowned(unsafe) let loop: EventLoop
     private let onAccept: (TCPStream) -> Void
+    /// When set, every accepted stream speaks TLS with a session from this context.
+    private let tls: TLSServerContext?
     private var closed = false
 
     public enum BindError: Error, CustomStringConvertible {
@@ -22,9 +24,10 @@ public final class TCPListener {
 
     /// Binds and listens. `port` 0 picks a free port; read it back with `boundPort`.
     public init(loop: EventLoop, host: String, port: Int, reusePort: Bool, backlog: Int32 = 4096,
-                onAccept: @escaping (TCPStream) -> Void) throws(BindError) {
+                tls: TLSServerContext? = nil, onAccept: @escaping (TCPStream) -> Void) throws(BindError) {
         self.loop = loop
         self.onAccept = onAccept
+        self.tls = tls
         var storage = sockaddr_storage()
         let family: Int32
         let parsed: Int32 = withUnsafeMutablePointer(to: &storage) { ptr in
@@ -85,6 +88,7 @@ public final class TCPListener {
         uv_tcp_nodelay(client, 1)
         let stream = TCPStream(loop: loop, handle: client)
         client.pointee.data = Unmanaged.passRetained(stream).toOpaque()
+        if let tls { stream.attachTLS(tls.makeSession()) }
         onAccept(stream)
     }
 }

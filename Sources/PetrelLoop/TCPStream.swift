@@ -22,13 +22,28 @@ public final class TCPStream {
     /// since libuv refuses writes submitted after a shutdown.
     private var shutdownWhenDrained = false
     public private(set) var isReading = false
+    /// TLS on this connection, set by a TLS listener before the handler sees the stream. Reads
+    /// then deliver plaintext, and writes take plaintext (corked plaintext is encrypted once per
+    /// flush).
+    public private(set) var tlsSession: TLSSession?
 
     init(loop: EventLoop, handle: UnsafeMutablePointer<uv_tcp_t>) {
         self.loop = loop
         self.handle = handle
     }
 
-    /// Bytes accepted by `write` that the kernel has not taken yet.
+    func attachTLS(_ session: TLSSession) {
+        session.output = self
+        tlsSession = session
+    }
+
+    public var isTLS: Bool { tlsSession != nil }
+
+    /// The verified client certificate on an mTLS listener, once the TLS handshake is done.
+    public var clientCertificate: ClientCertificateInfo? { tlsSession?.clientCertificate }
+
+    /// Bytes accepted by `write` that the kernel has not taken yet (for TLS: corked plaintext
+    /// plus ciphertext not yet sent).
     public var pendingWriteBytes: Int {
         queued.count + (inFlight?.1 ?? 0) + (loop.corkedStream === self ? loop.corkCount : 0)
     }
@@ -48,6 +63,10 @@ public final class TCPStream {
     /// Queues `first` then `second` for sending, as one contiguous write when possible.
     public func write(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) {
         guard !isClosing else { return }
+        if let tls = tlsSession {
+            writeTLS(tls, first, second)
+            return
+        }
         let total = first.count + second.count
         if loop.corkedStream === self, inFlight == nil, queued.count == 0 {
             if loop.corkCount + total > EventLoop.corkBufferSize { flushCork() }
@@ -85,6 +104,12 @@ public final class TCPStream {
         guard loop.corkCount > 0 else { return }
         let bytes = UnsafeRawBufferPointer(start: loop.corkBuffer, count: loop.corkCount)
         loop.corkCount = 0
+        if let tls = tlsSession {
+            // One SSL_write for everything corked: full records, one socket write.
+            tls.encrypt(bytes)
+            sendTLSOutput()
+            return
+        }
         if inFlight == nil, queued.count == 0 {
             let sent = tryWrite(bytes)
             queued.append(UnsafeRawBufferPointer(rebasing: bytes[sent...]))
@@ -147,6 +172,10 @@ public final class TCPStream {
     public func shutdown() {
         guard !isClosing else { return }
         if loop.corkedStream === self { flushCork() }
+        if let tls = tlsSession {
+            tls.sendCloseNotify()
+            sendTLSOutput()
+        }
         if queued.count > 0 || inFlight != nil {
             shutdownWhenDrained = true
             return
@@ -183,6 +212,7 @@ public final class TCPStream {
         queued.free()
         writeRequest?.deallocate()
         writeRequest = nil
+        tlsSession?.output = nil
         let handler = self.handler
         self.handler = nil
         handler?.streamDidClose(self)
@@ -204,7 +234,11 @@ public final class TCPStream {
     fileprivate func readCallback(_ nread: Int) {
         if nread > 0 {
             loop.corkedStream = self
-            handler?.streamDidRead(self, UnsafeMutableRawBufferPointer(start: loop.readBuffer.baseAddress, count: nread))
+            if let tls = tlsSession {
+                readTLS(tls, nread)
+            } else {
+                handler?.streamDidRead(self, UnsafeMutableRawBufferPointer(start: loop.readBuffer.baseAddress, count: nread))
+            }
             if loop.corkedStream === self {
                 flushCork()
                 loop.corkedStream = nil
@@ -212,6 +246,104 @@ public final class TCPStream {
         } else if nread < 0 {
             stopReading()
             handler?.streamDidEnd(self, status: Int32(nread))
+        }
+    }
+}
+
+// MARK: TLS
+
+extension TCPStream: TLSOutput {
+    /// Ciphertext from the session: gathered in the loop's buffer and sent when the operation
+    /// ends (`sendTLSOutput`), so one `SSL_write` of many records is one system call.
+    public func tlsSessionWrite(_ bytes: UnsafeRawBufferPointer) {
+        let buffers = loop.tls
+        if buffers.outCount + bytes.count > TLSLoopBuffers.outCapacity {
+            sendTLSOutput()
+            if bytes.count > TLSLoopBuffers.outCapacity {
+                rawWrite(bytes)
+                return
+            }
+        }
+        (buffers.out + buffers.outCount).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        buffers.outCount += bytes.count
+    }
+
+    /// Sends the ciphertext gathered so far. Called at the end of every TLS operation, so the
+    /// loop's buffer is empty whenever control leaves this stream.
+    func sendTLSOutput() {
+        guard let buffers = loop.tlsBuffers, buffers.outCount > 0 else { return }
+        let bytes = UnsafeRawBufferPointer(start: buffers.out, count: buffers.outCount)
+        buffers.outCount = 0
+        rawWrite(bytes)
+    }
+
+    /// Ciphertext to the socket, behind whatever is queued.
+    private func rawWrite(_ bytes: UnsafeRawBufferPointer) {
+        guard bytes.count > 0, !isClosing else { return }
+        if inFlight == nil, queued.count == 0 {
+            let sent = tryWrite(bytes)
+            if sent == bytes.count { return }
+            queued.append(UnsafeRawBufferPointer(rebasing: bytes[sent...]))
+        } else {
+            queued.append(bytes)
+        }
+        startQueuedWrite()
+    }
+
+    fileprivate func writeTLS(_ tls: TLSSession, _ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) {
+        let total = first.count + second.count
+        if loop.corkedStream === self {
+            if loop.corkCount + total > EventLoop.corkBufferSize { flushCork() }
+            if total <= EventLoop.corkBufferSize - loop.corkCount {
+                if first.count > 0 { (loop.corkBuffer + loop.corkCount).copyMemory(from: first.baseAddress!, byteCount: first.count) }
+                if second.count > 0 { (loop.corkBuffer + loop.corkCount + first.count).copyMemory(from: second.baseAddress!, byteCount: second.count) }
+                loop.corkCount += total
+                return
+            }
+        }
+        // Not corked (a write from outside this stream's read callback) or too big to cork:
+        // encrypt now. A small header and the start of its payload share one record.
+        if second.count == 0 {
+            tls.encrypt(first)
+        } else if first.count == 0 {
+            tls.encrypt(second)
+        } else if first.count < TLSLoopBuffers.stagingSize {
+            let staging = loop.tls.staging
+            let head = min(second.count, TLSLoopBuffers.stagingSize - first.count)
+            staging.copyMemory(from: first.baseAddress!, byteCount: first.count)
+            (staging + first.count).copyMemory(from: second.baseAddress!, byteCount: head)
+            tls.encrypt(UnsafeRawBufferPointer(start: staging, count: first.count + head))
+            if head < second.count { tls.encrypt(UnsafeRawBufferPointer(rebasing: second[head...])) }
+        } else {
+            tls.encrypt(first)
+            tls.encrypt(second)
+        }
+        sendTLSOutput()
+    }
+
+    /// Ciphertext in: handshake, then plaintext to the handler. A failed handshake (or a corrupt
+    /// record) ends the stream with `UV_EPROTO`, close_notify with `UV_EOF`; nothing is logged
+    /// here, the handler decides.
+    fileprivate func readTLS(_ tls: TLSSession, _ count: Int) {
+        let buffers = loop.tls
+        let result = tls.feed(UnsafeRawBufferPointer(start: loop.readBuffer.baseAddress, count: count),
+                              plaintext: buffers.plaintext) { plaintext in
+            sendTLSOutput()
+            guard !isClosing, let handler else { return false }
+            handler.streamDidRead(self, plaintext)
+            return !isClosing
+        }
+        sendTLSOutput()
+        guard !isClosing else { return }
+        switch result {
+        case .ok:
+            break
+        case .closed:
+            stopReading()
+            handler?.streamDidEnd(self, status: Int32(UV_EOF.rawValue))
+        case .failed:
+            stopReading()
+            handler?.streamDidEnd(self, status: Int32(UV_EPROTO.rawValue))
         }
     }
 }

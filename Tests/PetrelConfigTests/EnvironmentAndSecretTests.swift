@@ -112,3 +112,53 @@ import Testing
         #expect(config.listeners.public.tls?.privateKey == "/etc/petrel/k.pem")
     }
 }
+
+@Suite struct TLSListenerConfigTests {
+    @Test func sniCertificatesAndCRLAreDecoded() throws {
+        let config = try loadConfig("""
+            listeners:
+              public:
+                tls:
+                  certificate: default.pem
+                  private_key: default.key
+                  client_ca: ca.pem
+                  crl: revoked.pem
+                  certificates:
+                    - {server_name: api.example.com, certificate: api.pem, private_key: api.key}
+                    - {server_name: "*.example.org", certificate: /abs/org.pem, private_key_file: org.key}
+            """)
+        #expect(config.listeners.public.tls == TLSConfig(
+            certificate: "/etc/petrel/default.pem", privateKey: "/etc/petrel/default.key", clientCA: "/etc/petrel/ca.pem",
+            crl: "/etc/petrel/revoked.pem",
+            certificates: [TLSServerNameCertificate(serverName: "api.example.com", certificate: "/etc/petrel/api.pem", privateKey: "/etc/petrel/api.key"),
+                           TLSServerNameCertificate(serverName: "*.example.org", certificate: "/abs/org.pem", privateKey: "/etc/petrel/org.key")]))
+    }
+
+    @Test func sniEntriesAreChecked() {
+        let paths = configProblems("""
+            listeners:
+              public:
+                tls:
+                  certificate: c.pem
+                  private_key: k.pem
+                  certificates:
+                    - {server_name: "bad name", certificate: a.pem, private_key: a.key}
+                    - {server_name: ok.example.com, private_key: b.key, colour: blue}
+                    - {certificate: c.pem, private_key: c.key}
+            """).map(\.keyPath)
+        #expect(paths.contains("listeners.public.tls.certificates[0].server_name"))
+        #expect(paths.contains("listeners.public.tls.certificates[1].certificate"))
+        #expect(paths.contains("listeners.public.tls.certificates[1].colour"))
+        #expect(paths.contains("listeners.public.tls.certificates[2].server_name"))
+    }
+
+    @Test func crlNeedsClientCA() {
+        #expect(configProblems("listeners: {public: {tls: {certificate: c.pem, private_key: k.pem, crl: r.pem}}}").map(\.keyPath)
+            == ["listeners.public.tls.crl"])
+    }
+
+    @Test func unknownTLSKeyIsAProblem() {
+        #expect(configProblems("listeners: {public: {tls: {certificate: c.pem, private_key: k.pem, ciphers: RC4}}}").map(\.keyPath)
+            == ["listeners.public.tls.ciphers"])
+    }
+}

@@ -6,16 +6,17 @@ import PetrelCrypto
 /// bearer token. With neither configured the listener is loopback-only and open.
 final class AdminAuth: Sendable {
     let bearerTokens: Set<String>
-    let sigv4: Bool
+    let sigv4: SigV4Verifier?
     let publicMetrics: Bool
 
     init(_ config: AdminAuthConfig?) {
         bearerTokens = Set(config?.bearerTokens ?? [])
-        sigv4 = !(config?.sigv4 ?? []).isEmpty
+        let keys = (config?.sigv4 ?? []).map { SigV4Credentials(accessKeyId: $0.accessKeyId, secretAccessKey: $0.secretAccessKey) }
+        sigv4 = keys.isEmpty ? nil : SigV4Verifier(credentials: keys)
         publicMetrics = config?.publicMetrics ?? false
     }
 
-    var isConfigured: Bool { !bearerTokens.isEmpty || sigv4 }
+    var isConfigured: Bool { !bearerTokens.isEmpty || sigv4 != nil }
 
     func allows(_ head: HTTPRequestHead, body: [UInt8], nowEpochSeconds: Int64) -> Bool {
         guard isConfigured else { return true }
@@ -23,7 +24,13 @@ final class AdminAuth: Sendable {
         if authorization.hasPrefix("Bearer ") {
             return bearerTokens.contains(String(authorization.dropFirst("Bearer ".count)).trimmedSpaces)
         }
-        return false
+        guard let sigv4 else { return false }
+        let (path, query) = Self.splitTarget(head.target)
+        switch sigv4.verify(method: head.method, rawPath: path, rawQuery: query, headers: head.headers.entries,
+                            body: body, nowEpochSeconds: nowEpochSeconds) {
+        case .success: return true
+        case .failure: return false
+        }
     }
 
     static func splitTarget(_ target: String) -> (String, String?) {

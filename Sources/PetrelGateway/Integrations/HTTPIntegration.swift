@@ -1,0 +1,36 @@
+import PetrelCore
+import PetrelHTTPClient
+
+/// `type: http`: POSTs each CONNECT/MESSAGE/DISCONNECT event as API Gateway's proxy event JSON to
+/// `url` through the loop's shared libcurl client (keep-alive pooled), and reads the answer as a
+/// proxy response (DESIGN §5).
+final class HTTPIntegration: Integration {
+    let url: String
+    let timeoutMs: Int64
+
+    init(url: String, timeoutMs: Int64) {
+        self.url = url
+        self.timeoutMs = timeoutMs
+    }
+
+    func invoke(_ event: borrowing IntegrationEvent, services: any IntegrationServices,
+                completion: IntegrationCompletion) -> IntegrationReply {
+        guard let worker = services as? Worker else { return .failure(.unreachable) }
+        let request = HTTPClientRequest(method: "POST", url: url,
+                                        headers: [("Content-Type", "application/json")],
+                                        body: ProxyEvent.json(event), timeoutMs: timeoutMs)
+        worker.httpClient.send(request) { result in
+            switch result {
+            case .success(let response):
+                completion(ProxyResponse.reply(httpStatus: response.status, body: response.body))
+            case .failure(.timeout):
+                completion(.failure(.timeout))
+            case .failure(.connectFailed):
+                completion(.failure(.unreachable))
+            case .failure:
+                completion(.failure(.badResponse))
+            }
+        }
+        return .pending
+    }
+}
