@@ -1,6 +1,7 @@
 import PetrelCodecs
 import PetrelCore
 import PetrelCrypto
+import PetrelHTTPClient
 import PetrelLoop
 
 /// The HTTP/1.1 half of a connection: requests (keep-alive, pipelined), embedded routes, and the
@@ -134,6 +135,61 @@ extension Connection {
         userAgent = head.headers.first("User-Agent") ?? ""
         domainName = Connection.hostWithoutPort(head.headers.first("Host") ?? "")
 
+        guard let authorizer = settings.connectAuthorizer else {
+            runConnectIntegration(head, key: key, protocols: protocols)
+            return
+        }
+        guard let identity = authorizer.identitySource.values(head) else {
+            respond(.message(401, "Unauthorized"), keepAlive: false)
+            return
+        }
+        http?.pendingKey = key
+        http?.pendingHead = head
+        http?.pendingProtocols = protocols
+        switch authorizer {
+        case .jwt(let jwt):
+            applyAuthorization(jwt.decide(identity, nowEpochSeconds: connectedAtMs / 1000))
+        case .http(let remote):
+            let cacheKey = identity.joined(separator: "\u{0}")
+            if let cached = worker.cachedAuthorization(cacheKey) {
+                applyAuthorization(cached)
+                return
+            }
+            let token = worker.nextIntegrationToken()
+            let completion = IntegrationCompletion(target: worker, token: token)
+            let request = HTTPClientRequest(method: "POST", url: remote.url, headers: [("Content-Type", "application/json")],
+                                            body: remote.input(head: head, connection: self, requestId: worker.nextRequestID(),
+                                                               settings: settings),
+                                            timeoutMs: remote.timeoutMs)
+            stream.stopReading()
+            worker.track(self, token: token, call: .authorize(cacheKey: cacheKey, ttlMs: remote.cacheTTLMs))
+            worker.httpClient.send(request) { result in
+                switch result {
+                case .success(let response): completion(.response(status: response.status, body: response.body, headers: [], subprotocol: nil))
+                case .failure: completion(.failure(.unreachable))
+                }
+            }
+        }
+    }
+
+    /// After the authorizer: deny ends the handshake; allow records the context for every event
+    /// and goes on to `$connect`.
+    func applyAuthorization(_ decision: AuthorizerDecision) {
+        guard phase == .http, let session = http, let key = session.pendingKey, let head = session.pendingHead else { return }
+        switch decision {
+        case .deny(let status):
+            Log.info("connect denied by authorizer", ["status": .int(status), "sourceIp": .string(sourceIp)])
+            let message = status == 401 ? "Unauthorized" : status == 403 ? "Forbidden" : "Internal Server Error"
+            respond(.message(status, message), keepAlive: false)
+        case .allow(let context):
+            authorizerJSON = context
+            session.pendingHead = nil
+            runConnectIntegration(head, key: key, protocols: session.pendingProtocols)
+        }
+    }
+
+    private func runConnectIntegration(_ head: HTTPRequestHead, key: String, protocols: [String]) {
+        let settings = worker.settings
         guard let route = settings.connectRoute else {
             finishUpgrade(key: key, subprotocol: nil)
             return

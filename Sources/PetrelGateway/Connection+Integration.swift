@@ -12,6 +12,8 @@ enum PendingWork {
 
 /// The integration call a connection has in flight, so its answer is read the right way.
 enum IntegrationCall {
+    /// An `http` authorizer; its decision is cached under `cacheKey` for `ttlMs`.
+    case authorize(cacheKey: String, ttlMs: Int64?)
     case connect
     case message(respond: Bool)
     case disconnect(attempt: Int)
@@ -60,6 +62,15 @@ extension Connection {
     func integrationDidComplete(_ call: IntegrationCall, _ reply: IntegrationReply) {
         callInFlight = false
         switch call {
+        case .authorize(let cacheKey, let ttlMs):
+            let decision: AuthorizerDecision
+            switch reply {
+            case .response(let status, let body, _, _): decision = HTTPAuthorizer.decision(status: status, body: body)
+            default: decision = .deny(status: 500)
+            }
+            if let ttlMs, case .allow = decision { worker.cacheAuthorization(cacheKey, decision, ttlMs: ttlMs) }
+            if case .deny(403) = decision, let ttlMs { worker.cacheAuthorization(cacheKey, decision, ttlMs: ttlMs) }
+            applyAuthorization(decision)
         case .connect:
             if let key = http?.pendingKey {
                 http?.pendingKey = nil

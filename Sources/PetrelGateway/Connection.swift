@@ -198,8 +198,10 @@ final class Connection: StreamHandler, ConnectionContext {
 /// Holds the HTTP parser only until the upgrade, so WebSocket connections do not carry it.
 final class HTTPSession {
     var parser: HTTPRequestParser
-    /// The handshake's key while `$connect` runs.
+    /// The handshake while its authorizer or `$connect` runs.
     var pendingKey: String?
+    var pendingHead: HTTPRequestHead?
+    var pendingProtocols: [String] = []
 
     init(maxHeaderBytes: Int, maxBodyBytes: Int) {
         parser = HTTPRequestParser(maxHeaderBytes: maxHeaderBytes, maxBodyBytes: maxBodyBytes)

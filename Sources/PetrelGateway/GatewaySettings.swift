@@ -1,6 +1,7 @@
 import PetrelCodecs
 import PetrelConfig
 import PetrelCore
+import PetrelCrypto
 
 /// The running configuration, built once from a validated `PetrelConfig` and then read-only.
 /// A reload builds a new one and each loop swaps its reference (DESIGN §2, SIGHUP).
@@ -44,6 +45,8 @@ public final class GatewaySettings: Sendable {
     public let httpRoutes: [HTTPRoute]
     public let limits: Limits
     let adminAuth: AdminAuth
+    /// The authorizer on `$connect` (the only route API Gateway lets authorizers guard).
+    let connectAuthorizer: ConnectAuthorizer?
 
     public struct BuildError: Error, CustomStringConvertible {
         public let description: String
@@ -89,6 +92,27 @@ public final class GatewaySettings: Sendable {
             routes[key] = WebSocketRoute(key: key, integration: integration, respond: route.respond)
         }
         connectRoute = routes["$connect"]
+        if let name = config.websocket.routes["$connect"]?.authorizer {
+            guard let authorizer = config.authorizers[name] else {
+                throw BuildError(description: "websocket.routes.$connect.authorizer: no authorizer named \(name)")
+            }
+            let identity = try IdentitySource(authorizer.identitySource)
+            switch authorizer.type {
+            case .jwt:
+                do {
+                    let verifier = try JWTVerifier.load(jwksFile: authorizer.jwksFile, hs256Secret: authorizer.secret,
+                                                        issuer: authorizer.issuer, audiences: authorizer.audiences)
+                    connectAuthorizer = .jwt(JWTAuthorizer(verifier: verifier, identitySource: identity))
+                } catch {
+                    throw BuildError(description: "authorizers.\(name): \(error)")
+                }
+            case .http:
+                connectAuthorizer = .http(HTTPAuthorizer(url: authorizer.url ?? "", timeoutMs: authorizer.timeout ?? 10_000,
+                                                         cacheTTLMs: authorizer.cacheTTL, identitySource: identity))
+            }
+        } else {
+            connectAuthorizer = nil
+        }
         disconnectRoute = routes["$disconnect"]
         defaultRoute = routes["$default"]
         self.routes = routes.filter { !$0.key.hasPrefix("$") }

@@ -97,6 +97,21 @@ final class Worker: IntegrationServices, IntegrationCompletionTarget {
         pendingAdmin.removeValue(forKey: token)?.finishAsyncResponse(response)
     }
 
+    /// `http` authorizer decisions by identity, with their expiry (loop time).
+    private var authorizationCache: [String: (expiresMs: Int64, decision: AuthorizerDecision)] = [:]
+
+    func cachedAuthorization(_ key: String) -> AuthorizerDecision? {
+        guard let entry = authorizationCache[key] else { return nil }
+        if entry.expiresMs > loop.nowMs { return entry.decision }
+        authorizationCache.removeValue(forKey: key)
+        return nil
+    }
+
+    func cacheAuthorization(_ key: String, _ decision: AuthorizerDecision, ttlMs: Int64) {
+        if authorizationCache.count > 100_000 { authorizationCache.removeAll() }
+        authorizationCache[key] = (loop.nowMs + ttlMs, decision)
+    }
+
     func nextIntegrationToken() -> UInt64 {
         integrationTokens &+= 1
         return integrationTokens
