@@ -20,6 +20,7 @@ let package = Package(
         .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
 
         // Pure: bytes in, events out. No I/O, no clock.
         .target(name: "PetrelCodecs"),
@@ -33,6 +34,8 @@ let package = Package(
         .target(name: "PetrelLoop", dependencies: ["CLibUV", "COpenSSL"]),
         // libcurl's multi-socket API driven by a libuv loop: outbound HTTP to integrations.
         .target(name: "PetrelHTTPClient", dependencies: ["CCurl", "CLibUV", "PetrelLoop"]),
+        // hiredis async driven by a libuv loop: the transport of the Redis registry and cluster (DESIGN §7).
+        .target(name: "PetrelRedis", dependencies: ["CHiredis", "CLibUV", "PetrelLoop"]),
         // Per-connection sessions, HTTP and WebSocket handling, dispatch, drain.
         .target(name: "PetrelGateway", dependencies: [
             "PetrelCodecs", "PetrelCore", "PetrelConfig", "PetrelCrypto", "PetrelLoop", "PetrelHTTPClient", "CLibUV",
@@ -44,7 +47,7 @@ let package = Package(
 
         // The ops load-test tool (DESIGN §10): a library with the logic, a thin executable.
         .target(name: "PetrelLoadTestKit", dependencies: [
-            "PetrelCodecs", "PetrelLoop", "PetrelCrypto", "CLibUV",
+            "PetrelCodecs", "PetrelLoop", "PetrelCrypto", "CLibUV", "COpenSSL",
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], path: "loadtest/Kit"),
         .executableTarget(name: "petrel-loadtest", dependencies: [
@@ -55,9 +58,11 @@ let package = Package(
         .testTarget(name: "PetrelLoopTests", dependencies: ["PetrelLoop", "PetrelCrypto"]),
         .testTarget(name: "PetrelCryptoTests", dependencies: ["PetrelCrypto"]),
         .testTarget(name: "PetrelHTTPClientTests", dependencies: ["PetrelHTTPClient", "PetrelLoop"]),
+        .testTarget(name: "PetrelRedisTests", dependencies: ["PetrelRedis", "PetrelLoop"]),
         .testTarget(name: "PetrelLoadTestTests", dependencies: ["PetrelLoadTestKit"]),
         .testTarget(name: "PetrelConfigTests", dependencies: ["PetrelConfig"]),
         .testTarget(name: "PetrelCoreTests", dependencies: ["PetrelCore"]),
+        .testTarget(name: "PetrelGatewayTests", dependencies: ["PetrelGateway"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -97,7 +97,24 @@ extension ConfigReader {
             report(fields.path("path"), "must not be empty")
             return nil
         }
+        var sampleRate = 0.0
+        if let rate = fields["sample_rate"].flatMap({ double($0, at: fields.path("sample_rate")) }) {
+            if (0...1).contains(rate) { sampleRate = rate } else { report(fields.path("sample_rate"), "expected a number from 0 to 1") }
+        }
+        var selected = AccessLogField.allCases
+        if let names = fields["fields"].flatMap({ sequence($0, at: fields.path("fields")) }) {
+            selected = []
+            for entry in names {
+                guard let name = string(entry.node, at: entry.keyPath) else { continue }
+                if let field = AccessLogField(rawValue: name) {
+                    if !selected.contains(field) { selected.append(field) }
+                } else {
+                    report(entry.keyPath, "unknown field; expected one of \(AccessLogField.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+            }
+            if names.isEmpty { report(fields.path("fields"), "must name at least one field") }
+        }
         let destination = (path == "stdout" || path == "stderr") ? path : resolvedPath(path)
-        return AccessLogConfig(path: destination, format: format)
+        return AccessLogConfig(path: destination, format: format, sampleRate: sampleRate, fields: selected)
     }
 }

@@ -87,9 +87,39 @@ public struct AccessLogConfig: Sendable, Equatable {
     public var path: String
     /// Only `json` for now.
     public var format: String
+    /// Key `sample_rate`: the share of WebSocket messages that get a line, 0...1 (default 0: none).
+    /// HTTP requests, connects and disconnects always get one.
+    public var sampleRate: Double
+    /// Key `fields`: the fields each line carries, in this order; default all of ``AccessLogField``.
+    public var fields: [AccessLogField]
 
-    public init(path: String, format: String = "json") {
+    public init(path: String, format: String = "json", sampleRate: Double = 0, fields: [AccessLogField] = AccessLogField.allCases) {
         self.path = path
         self.format = format
+        self.sampleRate = sampleRate
+        self.fields = fields
     }
+}
+
+/// The access log's fields, named as API Gateway's `$context` variables (DESIGN §9): the one
+/// table that config validation, the log writer and the docs read.
+public enum AccessLogField: String, Sendable, Equatable, CaseIterable {
+    case requestId
+    case requestTime
+    case requestTimeEpoch
+    case eventType
+    case routeKey
+    case connectionId
+    case messageId
+    case status
+    case integrationLatency
+    case responseLatency
+    case sourceIp
+    case userAgent
+    case httpMethod
+    case path
+    case disconnectStatusCode
+    case disconnectReason
+    case errorMessage = "error.message"
+    case traceparent
 }

@@ -41,24 +41,29 @@ final class EVPPublicKey: @unchecked Sendable {
     deinit { EVP_PKEY_free(pointer) }
 }
 
-/// One verification key.
+/// One verification key. A flat struct rather than an enum with payloads: multi-payload enums
+/// keep their tag in a class reference's spare bits, which LeakSanitizer cannot follow, so
+/// long-lived verifiers would be reported as leaks under `--sanitize=address`.
 struct JWTKey: Sendable {
-    enum Material: Sendable {
-        case rsa(EVPPublicKey)
-        case ec(EVPPublicKey)
-        case hmac([UInt8])
-    }
-
     /// `nil` for a JWK without `kid` and for the configured HS256 secret.
     let kid: String?
-    let material: Material
+    /// The only algorithm this key verifies; fixed by the key's type.
+    let algorithm: JWTAlgorithm
+    /// RS256 and ES256: the public key. HS256: `nil`.
+    let publicKey: EVPPublicKey?
+    /// HS256: the secret. RS256 and ES256: empty.
+    let secret: [UInt8]
 
-    var algorithm: JWTAlgorithm {
-        switch material {
-        case .rsa: .rs256
-        case .ec: .es256
-        case .hmac: .hs256
-        }
+    static func rsa(kid: String?, _ key: EVPPublicKey) -> JWTKey {
+        JWTKey(kid: kid, algorithm: .rs256, publicKey: key, secret: [])
+    }
+
+    static func p256(kid: String?, _ key: EVPPublicKey) -> JWTKey {
+        JWTKey(kid: kid, algorithm: .es256, publicKey: key, secret: [])
+    }
+
+    static func hmac(kid: String?, _ secret: [UInt8]) -> JWTKey {
+        JWTKey(kid: kid, algorithm: .hs256, publicKey: nil, secret: secret)
     }
 }
 
@@ -128,7 +133,7 @@ enum JWKS {
             guard accepts(.rs256) else { return nil }
             let n = try member(jwk, "n", kid: kid)
             let e = try member(jwk, "e", kid: kid)
-            return JWTKey(kid: kid, material: .rsa(try rsaKey(n: n, e: e, kid: kid)))
+            return .rsa(kid: kid, try rsaKey(n: n, e: e, kid: kid))
         case "EC":
             guard accepts(.es256) else { return nil }
             guard let crv = jwk["crv"]?.stringValue else { throw .invalidKey(kid: kid, reason: "missing \"crv\"") }
@@ -139,12 +144,12 @@ enum JWKS {
             guard x.count == 32, y.count == 32 else {
                 throw .invalidKey(kid: kid, reason: "P-256 \"x\" and \"y\" must be 32 bytes each")
             }
-            return JWTKey(kid: kid, material: .ec(try p256Key(x: x, y: y, kid: kid)))
+            return .p256(kid: kid, try p256Key(x: x, y: y, kid: kid))
         case "oct":
             guard accepts(.hs256) else { return nil }
             let k = try member(jwk, "k", kid: kid)
             guard k.count >= minHMACKeyBytes else { throw .weakSecret(kid: kid) }
-            return JWTKey(kid: kid, material: .hmac(k))
+            return .hmac(kid: kid, k)
         default:
             return nil
         }

@@ -92,7 +92,7 @@ public final class JWTVerifier: Sendable {
         var secretKey: JWTKey?
         if let hs256Secret {
             guard hs256Secret.count >= JWKS.minHMACKeyBytes else { throw .weakSecret(kid: nil) }
-            secretKey = JWTKey(kid: nil, material: .hmac(hs256Secret))
+            secretKey = .hmac(kid: nil, hs256Secret)
         }
         guard !keys.isEmpty || secretKey != nil else { throw .noKeys }
         var byKid: [String: JWTKey] = [:]
@@ -155,7 +155,7 @@ public final class JWTVerifier: Sendable {
         }
 
         guard let signature = Base64URL.decode(signatureText) else { return .failure(.malformed) }
-        guard Self.signatureIsValid(signature, over: signingInput, with: key.material) else {
+        guard Self.signatureIsValid(signature, over: signingInput, with: key) else {
             return .failure(.badSignature)
         }
 
@@ -185,8 +185,9 @@ public final class JWTVerifier: Sendable {
         return .success(found)
     }
 
-    /// `exp` is required (API Gateway's JWT authorizer requires it); `nbf` and `iat` are
-    /// optional. All are NumericDate (seconds, possibly fractional) compared with the leeway.
+    /// `exp` is required: a token without it would never expire (API Gateway checks that `exp`
+    /// is after now). `nbf` and `iat` are optional but, when present, must not be in the future.
+    /// All are NumericDate (seconds, possibly fractional, RFC 7519 §2) compared with the leeway.
     private func checkClaims(_ claims: [String: JSONValueLite], now: Double) -> JWTFailure? {
         func numericDate(_ name: String) -> Double?? {
             guard let value = claims[name] else { return .some(nil) }
@@ -218,18 +219,21 @@ public final class JWTVerifier: Sendable {
 
     // MARK: - Signatures (OpenSSL EVP)
 
+    /// The primitive is chosen by the key, not by the token's `alg` (already required to match).
     private static func signatureIsValid(
-        _ signature: [UInt8], over input: UnsafeBufferPointer<UInt8>, with material: JWTKey.Material
+        _ signature: [UInt8], over input: UnsafeBufferPointer<UInt8>, with key: JWTKey
     ) -> Bool {
-        switch material {
-        case .hmac(let secret):
-            return hmacSHA256Matches(signature, input: input, secret: secret)
-        case .rsa(let key):
-            return evpVerifySHA256(signature, input: input, key: key)
-        case .ec(let key):
+        switch (key.algorithm, key.publicKey) {
+        case (.hs256, nil):
+            return hmacSHA256Matches(signature, input: input, secret: key.secret)
+        case (.rs256, let publicKey?):
+            return evpVerifySHA256(signature, input: input, key: publicKey)
+        case (.es256, let publicKey?):
             // RFC 7518 §3.4: exactly R||S, 32 bytes each. DER or other lengths are refused.
             guard signature.count == 64 else { return false }
-            return evpVerifySHA256(ecdsaDER(rawRS: signature), input: input, key: key)
+            return evpVerifySHA256(ecdsaDER(rawRS: signature), input: input, key: publicKey)
+        default:
+            return false
         }
     }
 
@@ -256,7 +260,7 @@ public final class JWTVerifier: Sendable {
         var macLength: UInt32 = 0
         let ok = secret.withUnsafeBytes { k in
             mac.withUnsafeMutableBufferPointer { out in
-                HMAC(EVP_sha256(), k.baseAddress, Int32(k.count), input.baseAddress, input.count,
+                HMAC(FetchedSHA256.shared.md, k.baseAddress, Int32(k.count), input.baseAddress, input.count,
                      out.baseAddress, &macLength) != nil
             }
         }
@@ -276,7 +280,7 @@ public final class JWTVerifier: Sendable {
     ) -> Bool {
         guard let ctx = EVP_MD_CTX_new() else { return false }
         defer { EVP_MD_CTX_free(ctx) }
-        guard EVP_DigestVerifyInit(ctx, nil, EVP_sha256(), nil, key.pointer) == 1 else {
+        guard EVP_DigestVerifyInit(ctx, nil, FetchedSHA256.shared.md, nil, key.pointer) == 1 else {
             ERR_clear_error()
             return false
         }
@@ -286,5 +290,20 @@ public final class JWTVerifier: Sendable {
         // Anything but 1 is a failure; a bad signature also leaves errors on the thread's queue.
         if rc != 1 { ERR_clear_error() }
         return rc == 1
+    }
+}
+
+/// SHA-256 fetched from the default provider once. `EVP_sha256()` makes OpenSSL 3 fetch the
+/// implementation again on every use (a lock and a lookup); an explicitly fetched EVP_MD is
+/// immutable and may be shared by all threads.
+final class FetchedSHA256: @unchecked Sendable {
+    static let shared = FetchedSHA256()
+    let md: OpaquePointer
+
+    private init() {
+        guard let md = EVP_MD_fetch(nil, "SHA2-256", nil) else {
+            preconditionFailure("OpenSSL has no SHA2-256 in its default provider")
+        }
+        self.md = md
     }
 }

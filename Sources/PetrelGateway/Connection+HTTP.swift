@@ -19,6 +19,7 @@ extension Connection {
                 respond(.message(error.status, HTTPResponse.reasonPhrase(error.status)), keepAlive: false)
                 return
             case .request(let request):
+                worker.observeRequest(self, request.head)
                 phaseDeadlineMs = worker.loop.nowMs + worker.settings.limits.handshakeTimeoutMs
                 if isAdmin {
                     let isHead = request.head.method == "HEAD"
@@ -47,6 +48,7 @@ extension Connection {
 
     /// Writes a response; without keep-alive the connection then closes gracefully.
     func respond(_ response: HTTPResponse, keepAlive: Bool, head: Bool = false) {
+        worker.observeResponse(self, response)
         let keep = keepAlive && !worker.draining
         let bytes = response.serialized(keepAlive: keep, includeBody: !head)
         bytes.withUnsafeBytes { stream.write($0) }
@@ -125,6 +127,7 @@ extension Connection {
         }
         if let limiter = worker.shared.connectRate.withLock({ $0 }),
            let retryAfter = limiter.take(nowMs: worker.loop.nowMs) {
+            worker.metrics.limitHit(.connectRate)
             Log.info("limit reached", ["limit": "connect_rate", "status": 429, "sourceIp": .string(sourceIp)])
             respond(.message(429, "Too Many Requests", headers: [("Retry-After", String(retryAfter))]), keepAlive: false)
             return
@@ -157,7 +160,7 @@ extension Connection {
             }
             let token = worker.nextIntegrationToken()
             let completion = IntegrationCompletion(target: worker, token: token)
-            let request = HTTPClientRequest(method: "POST", url: remote.url, headers: [("Content-Type", "application/json")],
+            let request = HTTPClientRequest(method: "POST", url: remote.url, headers: [("Content-Type", "application/json")] + worker.traceHeaders(for: self),
                                             body: remote.input(head: head, connection: self, requestId: worker.nextRequestID(),
                                                                settings: settings),
                                             timeoutMs: remote.timeoutMs)
@@ -243,6 +246,7 @@ extension Connection {
         worker.shared.directory.register(connectionId, loop: worker.loop.index)
         let bytes = HTTPResponse(status: 101, headers: headers).serialized(keepAlive: true)
         bytes.withUnsafeBytes { stream.write($0) }
+        worker.observeConnect(self)
 
         let limits = settings.limits
         var leftover = http?.parser.takeUnconsumedBytes() ?? []

@@ -28,6 +28,7 @@ extension Connection {
             sendErrorFrame("Forbidden")
             return
         }
+        worker.metrics.counters.activeRoute = route.metricIndex
         let settings = worker.settings
         let event = IntegrationEvent(type: .message, routeKey: route.key, connection: self,
                                      requestId: requestId, messageId: messageId, requestTimeMs: requestTimeMs,
@@ -39,10 +40,11 @@ extension Connection {
         case .pending:
             worker.track(self, token: token, call: .message(respond: route.respond))
         case .echo:
-            if phase == .open { sendFrame(isBinary ? .binary : .text, payload) }
+            if phase == .open { sendFrame(isBinary ? .binary : .text, payload); worker.metrics.counters.sent(payload.count) }
         default:
             deliverMessageReply(reply, respond: route.respond)
         }
+        if worker.metrics.counters.samplesMessages { worker.observeMessage(self, route: route, requestId: requestId, messageId: messageId, requestTimeMs: requestTimeMs, reply: reply, token: token) }
     }
 
     private func deliverMessageReply(_ reply: IntegrationReply, respond: Bool) {

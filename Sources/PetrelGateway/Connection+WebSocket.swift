@@ -28,9 +28,11 @@ extension Connection {
     private func handleMessage(opcode: WebSocketOpcode, payload: UnsafeRawBufferPointer) {
         let settings = worker.settings
         let route = settings.selectRoute(payload)
+        worker.metrics.counters.received(route?.metricIndex ?? 0, payload.count)
         if callInFlight || !pendingWork.isEmpty {
             // Keep arrival order behind the call in flight; the copy is the price of waiting.
             guard pendingMessageCount < settings.limits.maxPendingMessages else {
+                worker.metrics.limitHit(.maxPendingMessages)
                 Log.info("limit reached", ["limit": "max_pending_messages", "connectionId": .string(connectionId.description)])
                 sendErrorFrame("Too Many Requests")
                 return
@@ -53,6 +55,7 @@ extension Connection {
 
     /// Sends bytes as one message: text when they are valid UTF-8, else binary (DESIGN §6).
     func sendMessage(_ bytes: [UInt8]) {
+        worker.metrics.counters.sent(bytes.count)
         bytes.withUnsafeBytes { buf in
             sendFrame(UTF8Validator.isValid(buf) ? .text : .binary, buf)
         }
@@ -89,6 +92,7 @@ extension Connection {
 
     /// Fails the connection (RFC 6455 §7.1.7): close frame with the code, then close TCP.
     private func fail(code: WebSocketCloseCode, reason: String) {
+        if code == .messageTooBig { worker.metrics.limitHit(.maxMessageBytes) }
         Log.info(code == .messageTooBig ? "limit reached" : "protocol error",
                  ["code": .int(Int(code.rawValue)), "reason": .string(reason), "connectionId": .string(connectionId.description)])
         if phase == .open {

@@ -23,7 +23,9 @@ final class Connection: StreamHandler, ConnectionContext {
     }
 
     unowned(unsafe) let worker: Worker
-    unowned(unsafe) let stream: TCPStream
+    /// Strong: integration answers may arrive after the socket closed, and must find a stream
+    /// that ignores them rather than freed memory. The cycle with `stream.handler` ends at close.
+    let stream: TCPStream
     let isAdmin: Bool
     var phase: Phase = .http
     var slot = -1
@@ -53,6 +55,8 @@ final class Connection: StreamHandler, ConnectionContext {
     /// An integration call of this connection is outstanding: later events queue behind it.
     var callInFlight = false
     var authorizerJSON: String?
+    /// The client's `traceparent`/`tracestate` from the handshake, when it sent one (Observability/).
+    var clientTrace: ClientTrace?
 
     init(worker: Worker, stream: TCPStream, admin: Bool) {
         self.worker = worker
@@ -113,19 +117,27 @@ final class Connection: StreamHandler, ConnectionContext {
         phase = .closed
         http = nil
         decoder.releaseMemory()
-        worker.remove(self)
-        if accepted {
-            worker.byId.removeValue(forKey: connectionId)
-            worker.shared.directory.unregister(connectionId)
-            accepted = false
-            // `$disconnect` goes last, after every message still queued (DESIGN §5).
-            if worker.settings.disconnectRoute != nil {
-                pendingWork.append(.disconnect(attempt: 1))
-                worker.keepUntilIdle(self)
-                pumpPendingWork()
-            }
-        } else if callInFlight {
+        // Kept before leaving the loop's list, so a drain never sees "no connections" while this
+        // one still owes integration work.
+        if callInFlight || !pendingWork.isEmpty || accepted {
             worker.keepUntilIdle(self)
+        }
+        worker.remove(self)
+        endSession()
+        pumpPendingWork()
+    }
+
+    /// The WebSocket session is over (closing handshake done or failed, or TCP lost): leave the
+    /// directory and queue `$disconnect` behind any queued messages (DESIGN §5). Runs once.
+    func endSession() {
+        guard accepted else { return }
+        accepted = false
+        worker.observeDisconnect(self)
+        worker.byId.removeValue(forKey: connectionId)
+        worker.shared.directory.unregister(connectionId)
+        if worker.settings.disconnectRoute != nil {
+            pendingWork.append(.disconnect(attempt: 1))
+            pumpPendingWork()
         }
     }
 
@@ -138,6 +150,7 @@ final class Connection: StreamHandler, ConnectionContext {
         guard pending > 0 else { return }
         let limit = worker.settings.limits.sendBufferBytes
         if pending > limit && phase == .open {
+            worker.metrics.limitHit(.sendBufferBytes)
             Log.warn("limit reached", ["limit": "send_buffer_bytes", "connectionId": .string(connectionId.description), "code": 1008])
             close(code: .policyViolation, reason: "Send buffer full")
         } else if pending > limit / 2 && stream.isReading {
@@ -154,13 +167,16 @@ final class Connection: StreamHandler, ConnectionContext {
         case .http:
             if now >= phaseDeadlineMs {
                 // Slowloris or an idle keep-alive connection: no response, just close.
+                worker.metrics.limitHit(.handshakeTimeout)
                 stream.close()
             }
         case .open:
             if now - lastActivityMs >= limits.idleTimeoutMs {
+                worker.metrics.limitHit(.idleTimeout)
                 Log.info("limit reached", ["limit": "idle_timeout", "connectionId": .string(connectionId.description), "code": 1001])
                 close(code: .goingAway, reason: "Going away")
             } else if now - openedAtMs >= limits.maxConnectionDurationMs {
+                worker.metrics.limitHit(.maxConnectionDuration)
                 Log.info("limit reached", ["limit": "max_connection_duration", "connectionId": .string(connectionId.description), "code": 1001])
                 close(code: .goingAway, reason: "Going away")
             }
@@ -189,6 +205,7 @@ final class Connection: StreamHandler, ConnectionContext {
     /// EOF or the close timeout.
     func finishAfterFlush() {
         phase = .closing
+        endSession()
         phaseDeadlineMs = worker.loop.nowMs + worker.settings.limits.closeTimeoutMs
         if !stream.isReading { stream.startReading() }
         stream.shutdown()
@@ -202,6 +219,8 @@ final class HTTPSession {
     var pendingKey: String?
     var pendingHead: HTTPRequestHead?
     var pendingProtocols: [String] = []
+    /// The current request's timing, route and trace for metrics and the access log (Observability/).
+    var observation = ConnectionObservation()
 
     init(maxHeaderBytes: Int, maxBodyBytes: Int) {
         parser = HTTPRequestParser(maxHeaderBytes: maxHeaderBytes, maxBodyBytes: maxBodyBytes)

@@ -43,6 +43,7 @@ public final class Gateway: Sendable {
         let config = self.config.withLock { $0 }
         let settings: GatewaySettings
         do { settings = try GatewaySettings(config) } catch { throw StartError(description: error.description) }
+        AccessLog.configure(config.accessLog)
         installConnectRate(settings, nowMs: 0)
 
         let pub = config.listeners.public
@@ -127,6 +128,7 @@ public final class Gateway: Sendable {
             loop.closeMailbox()
         }
         control.join()
+        AccessLog.shutdown()
         pidFile.remove()
         Log.info("stopped", [:])
         return 0
@@ -142,6 +144,7 @@ public final class Gateway: Sendable {
 
     /// SIGHUP: a bad file is logged and the running config stays (DESIGN §2).
     private func reload() {
+        AccessLog.reopenFiles()
         reloadTLS()
         guard let path = options.configPath else {
             Log.warn("reload ignored: running the embedded default, no config file", [:])
@@ -160,6 +163,7 @@ public final class Gateway: Sendable {
                 let settings = try GatewaySettings(newConfig)
                 config.withLock { $0 = newConfig }
                 installConnectRate(settings, nowMs: 0)
+                AccessLog.configure(newConfig.accessLog)
                 for t in workers.withLock({ $0 }) {
                     t.mailbox.post { loop in (loop.owner as? Worker)?.apply(settings) }
                 }

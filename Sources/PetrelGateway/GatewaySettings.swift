@@ -11,12 +11,15 @@ public final class GatewaySettings: Sendable {
         public let integration: any Integration
         /// Send the integration's response body back to the client (API Gateway's two-way route).
         public let respond: Bool
+        /// This route's number for per-route metrics (`MetricRoutes`).
+        public internal(set) var metricIndex = 0
     }
 
     public struct HTTPRoute: Sendable {
         public let method: String
         public let path: String
         public let integration: any Integration
+        public internal(set) var metricIndex = 0
     }
 
     public struct Limits: Sendable {
@@ -91,6 +94,7 @@ public final class GatewaySettings: Sendable {
             }
             routes[key] = WebSocketRoute(key: key, integration: integration, respond: route.respond)
         }
+        MetricRoutes.number(&routes)
         connectRoute = routes["$connect"]
         if let name = config.websocket.routes["$connect"]?.authorizer {
             guard let authorizer = config.authorizers[name] else {
@@ -129,6 +133,7 @@ public final class GatewaySettings: Sendable {
                 httpRoutes.append(HTTPRoute(method: "ANY", path: key, integration: integration))
             }
         }
+        MetricRoutes.number(&httpRoutes)
         self.httpRoutes = httpRoutes
         adminAuth = AdminAuth(config.listeners.admin.auth)
         let l = config.websocket.limits

@@ -41,6 +41,9 @@ final class Worker: IntegrationServices, IntegrationCompletionTarget {
         return made
     }
 
+    /// Counters, access-log buffer and in-flight call timings of this loop (Observability/).
+    let metrics = LoopMetrics()
+
     /// Runs on the loop when a drain has closed every connection.
     var onDrained: (() -> Void)?
 
@@ -119,11 +122,13 @@ final class Worker: IntegrationServices, IntegrationCompletionTarget {
 
     func track(_ connection: Connection, token: UInt64, call: IntegrationCall) {
         connection.callInFlight = true
+        metrics.callStarted(token: token, call: call, settings: settings)
         inFlight[token] = (connection, call)
     }
 
     func integrationCompleted(token: UInt64, reply: IntegrationReply) {
         guard let (connection, call) = inFlight.removeValue(forKey: token) else { return }
+        observeCompletion(token: token, connection: connection, reply: reply)
         connection.integrationDidComplete(call, reply)
     }
 
@@ -165,6 +170,7 @@ final class Worker: IntegrationServices, IntegrationCompletionTarget {
     }
 
     private func sweep() {
+        metrics.sweepTick(intervalMs: sweepIntervalMs)
         let now = loop.nowMs
         var i = 0
         // A check may close a connection; removal happens later, in its close callback, so the
@@ -204,12 +210,25 @@ final class Worker: IntegrationServices, IntegrationCompletionTarget {
         if connections.isEmpty && finishing.isEmpty { finishDrain() }
     }
 
+    /// Set once the drain is complete; integrations then refuse new calls.
+    private(set) var shutDown = false
+
     private func finishDrain() {
-        guard sweepTimer != nil else { return }
+        guard !shutDown else { return }
+        shutDown = true
+        // Release loop resources on a fresh loop turn: we may be inside one of the HTTP client's
+        // own callbacks, which must not close the client under itself.
+        loop.mailbox.post { loop in (loop.owner as? Worker)?.releaseLoopResources() }
+    }
+
+    private func releaseLoopResources() {
+        finishing.removeAll()
+        retries.removeAll()
         sweepTimer?.close()
-        client?.close()
-        client = nil
         sweepTimer = nil
+        let closing = client
+        client = nil
+        closing?.close()
         onDrained?()
         onDrained = nil
     }

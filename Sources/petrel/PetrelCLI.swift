@@ -7,7 +7,7 @@ struct PetrelCLI: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "petrel",
         abstract: "A WebSocket-first real-time API gateway, wire-compatible with Amazon API Gateway.",
-        subcommands: [Serve.self, CheckConfig.self, Version.self]
+        subcommands: [Serve.self, CheckConfig.self, Version.self, MetricsDoc.self]
     )
 
     static func main() {

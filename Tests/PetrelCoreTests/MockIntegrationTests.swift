@@ -14,7 +14,7 @@ final class NoServices: IntegrationServices, IntegrationCompletionTarget {
     func integrationCompleted(token: UInt64, reply: IntegrationReply) {}
 }
 
-private let services = NoServices()
+nonisolated(unsafe) private let services = NoServices()
 
 extension MockIntegration {
     func invoke(_ event: IntegrationEvent) -> IntegrationReply {

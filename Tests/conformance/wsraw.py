@@ -12,6 +12,7 @@ import hashlib
 import os
 import select
 import socket
+import ssl
 import struct
 import time
 from dataclasses import dataclass
@@ -97,11 +98,14 @@ def close_payload(code: int | None = None, reason: bytes = b"") -> bytes:
 
 class RawWebSocket:
     def __init__(self, host: str, port: int, path: str = "/", timeout: float = 3.0,
-                 extra_headers: dict | None = None, do_handshake: bool = True):
+                 extra_headers: dict | None = None, do_handshake: bool = True,
+                 ssl_context: ssl.SSLContext | None = None):
         self.host, self.port, self.path = host, port, path
         self.timeout = timeout
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if ssl_context is not None:  # wss: the same bytes, inside TLS
+            self.sock = ssl_context.wrap_socket(self.sock, server_hostname=host)
         self.buf = b""
         self.masked_frames: list[Frame] = []
         self.received: list[Frame] = []
@@ -171,7 +175,7 @@ class RawWebSocket:
                 return sent
             try:
                 self.sock.sendall(data[i:i + chunk])
-            except (BrokenPipeError, ConnectionResetError):
+            except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
                 return sent
             sent += len(data[i:i + chunk])
             if delay:
@@ -182,6 +186,8 @@ class RawWebSocket:
     def _readable(self, timeout: float) -> bool:
         if self.buf:
             return True
+        if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
+            return True  # decrypted bytes already inside the TLS layer
         r, _, _ = select.select([self.sock], [], [], timeout)
         return bool(r)
 
@@ -197,6 +203,9 @@ class RawWebSocket:
         except ConnectionResetError as e:
             self.eof = True
             raise Eof("connection reset by server") from e
+        except ssl.SSLError as e:  # wss: the connection ended inside TLS
+            self.eof = True
+            raise Eof(f"TLS connection ended: {e}") from e
         if not data:
             self.eof = True
             raise Eof("server closed the TCP connection")

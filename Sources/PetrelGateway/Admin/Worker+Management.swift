@@ -27,7 +27,9 @@ extension Worker {
         switch call {
         case .healthz, .readyz:
             return AdminRoutes.health(call, shared: shared)
-        case .metrics, .notFound:
+        case .metrics:
+            return serveMetrics(admin)
+        case .notFound:
             return ManagementError.notFound
         case .methodNotAllowed:
             return ManagementError.methodNotAllowed
@@ -105,6 +107,7 @@ extension Worker {
             guard connection.stream.pendingWriteBytes + bytes.count <= settings.limits.sendBufferBytes else {
                 return ManagementError.limitExceeded
             }
+            metrics.activeRoute = MetricRoutes.management
             connection.sendMessage(bytes)
             connection.stream.flush()
             return HTTPResponse(status: 200)

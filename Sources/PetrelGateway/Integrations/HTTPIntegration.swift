@@ -15,9 +15,9 @@ final class HTTPIntegration: Integration {
 
     func invoke(_ event: borrowing IntegrationEvent, services: any IntegrationServices,
                 completion: IntegrationCompletion) -> IntegrationReply {
-        guard let worker = services as? Worker else { return .failure(.unreachable) }
+        guard let worker = services as? Worker, !worker.shutDown else { return .failure(.unreachable) }
         let request = HTTPClientRequest(method: "POST", url: url,
-                                        headers: [("Content-Type", "application/json")],
+                                        headers: [("Content-Type", "application/json")] + worker.traceHeaders(for: event.connection),
                                         body: ProxyEvent.json(event), timeoutMs: timeoutMs)
         worker.httpClient.send(request) { result in
             switch result {

@@ -1,0 +1,206 @@
+/// A histogram's state: per-bucket counts (not cumulative; the last slot is `+Inf`), the sum in
+/// seconds and the count. Loops keep theirs in nanoseconds and convert when they snapshot.
+public struct HistogramValue: Sendable, Equatable {
+    public var buckets: [Int]
+    public var sum: Double
+    public var count: Int
+
+    public init(bucketCount: Int) {
+        buckets = [Int](repeating: 0, count: bucketCount + 1)
+        sum = 0
+        count = 0
+    }
+
+    public init(buckets: [Int], sum: Double, count: Int) {
+        self.buckets = buckets
+        self.sum = sum
+        self.count = count
+    }
+
+    mutating func merge(_ other: HistogramValue) {
+        if buckets.count < other.buckets.count {
+            buckets += [Int](repeating: 0, count: other.buckets.count - buckets.count)
+        }
+        for (i, n) in other.buckets.enumerated() { buckets[i] += n }
+        sum += other.sum
+        count += other.count
+    }
+}
+
+public enum SampleValue: Sendable, Equatable {
+    case scalar(Double)
+    case histogram(HistogramValue)
+}
+
+/// Samples of every metric by label values: what one loop reports for a scrape, and what the
+/// scrape renders once every loop's set is merged (counters and gauges add up; loop-labelled
+/// gauges never collide).
+public struct MetricSet: Sendable {
+    public private(set) var values: [Metric: [[String]: SampleValue]] = [:]
+
+    public init() {}
+
+    public mutating func add(_ metric: Metric, _ labels: [String] = [], _ value: Double) {
+        precondition(labels.count == metric.info.labels.count, "\(metric.info.name): label count")
+        switch values[metric, default: [:]][labels] {
+        case .scalar(let old)?: values[metric, default: [:]][labels] = .scalar(old + value)
+        default: values[metric, default: [:]][labels] = .scalar(value)
+        }
+    }
+
+    public mutating func add(_ metric: Metric, _ labels: [String] = [], _ value: Int) {
+        add(metric, labels, Double(value))
+    }
+
+    public mutating func add(_ metric: Metric, _ labels: [String] = [], histogram: HistogramValue) {
+        precondition(labels.count == metric.info.labels.count, "\(metric.info.name): label count")
+        if case .histogram(var old)? = values[metric, default: [:]][labels] {
+            old.merge(histogram)
+            values[metric, default: [:]][labels] = .histogram(old)
+        } else {
+            values[metric, default: [:]][labels] = .histogram(histogram)
+        }
+    }
+
+    public mutating func merge(_ other: MetricSet) {
+        for (metric, samples) in other.values {
+            for (labels, value) in samples {
+                switch value {
+                case .scalar(let v): add(metric, labels, v)
+                case .histogram(let h): add(metric, labels, histogram: h)
+                }
+            }
+        }
+    }
+}
+
+/// The Prometheus text exposition format, version 0.0.4, written by hand: families in the
+/// table's order, samples sorted by label values, so two scrapes of the same state are equal.
+public enum PrometheusText {
+    public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
+
+    public static func render(_ set: MetricSet) -> String {
+        var out = ""
+        out.reserveCapacity(8192)
+        for metric in Metric.allCases {
+            let info = metric.info
+            out += "# HELP \(info.name) \(escapeHelp(info.help))\n# TYPE \(info.name) \(info.kind.rawValue)\n"
+            guard let samples = set.values[metric] else { continue }
+            for labels in samples.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+                switch samples[labels]! {
+                case .scalar(let v):
+                    out += info.name + labelText(info.labels, labels) + " " + number(v) + "\n"
+                case .histogram(let h):
+                    var cumulative = 0
+                    for (i, bound) in info.buckets.enumerated() {
+                        cumulative += i < h.buckets.count ? h.buckets[i] : 0
+                        out += info.name + "_bucket" + labelText(info.labels + ["le"], labels + [number(bound)]) + " \(cumulative)\n"
+                    }
+                    out += info.name + "_bucket" + labelText(info.labels + ["le"], labels + ["+Inf"]) + " \(h.count)\n"
+                    out += info.name + "_sum" + labelText(info.labels, labels) + " " + number(h.sum) + "\n"
+                    out += info.name + "_count" + labelText(info.labels, labels) + " \(h.count)\n"
+                }
+            }
+        }
+        return out
+    }
+
+    static func labelText(_ names: [String], _ values: [String]) -> String {
+        guard !names.isEmpty else { return "" }
+        var out = "{"
+        for (i, name) in names.enumerated() {
+            if i > 0 { out += "," }
+            out += name + "=\"" + escapeLabelValue(values[i]) + "\""
+        }
+        return out + "}"
+    }
+
+    /// Label values: backslash, double quote and line feed are escaped.
+    public static func escapeLabelValue(_ s: String) -> String {
+        guard s.utf8.contains(where: { $0 == 0x5C || $0 == 0x22 || $0 == 0x0A }) else { return s }
+        var out = ""
+        for c in s.unicodeScalars {
+            switch c {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
+    }
+
+    /// HELP text: backslash and line feed are escaped (quotes stay as they are).
+    public static func escapeHelp(_ s: String) -> String {
+        var out = ""
+        for c in s.unicodeScalars {
+            switch c {
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
+    }
+
+    /// Integers without a fraction, others as Swift's shortest round-trip text; `+Inf`, `-Inf`, `NaN`.
+    public static func number(_ v: Double) -> String {
+        if v.isNaN { return "NaN" }
+        if v.isInfinite { return v > 0 ? "+Inf" : "-Inf" }
+        if v == v.rounded(), abs(v) < 1e15 { return String(Int64(v)) }
+        return v.description
+    }
+}
+
+/// `docs/metrics.md`, generated from the table (`petrel metrics-doc > docs/metrics.md`).
+public enum MetricsDoc {
+    public static func markdown() -> String {
+        var out = """
+        # Metrics
+
+        <!-- Generated by `petrel metrics-doc > docs/metrics.md` from Sources/PetrelGateway/Observability/MetricCatalog.swift; a unit test fails when they differ. -->
+
+        `GET /metrics` on the admin listener answers in the Prometheus text exposition format
+        (version 0.0.4). It needs the admin auth (bearer token or SigV4) unless
+        `listeners.admin.auth.public_metrics: true`. The first six names are fixed by DESIGN §9.
+
+        How it is counted: every event loop owns its counters as plain `Int`s (no atomics, no
+        locks on the message path); per-route counters are an array indexed by a number given to
+        each route key when the configuration is built. A scrape asks every loop for a snapshot
+        through its mailbox, merges them on the admin loop and renders the text there. This is why
+        Petrel does not use swift-metrics with swift-prometheus: their counters are shared objects
+        updated under a lock (or atomics) on every increment, which would sit on the echo path
+        measured in docs/benchmarks.md. Route label values are route keys; `(none)` counts messages
+        that matched no route, `@connections` counts messages posted through the management API.
+        Counters keep their values across SIGHUP reloads (route numbers are stable per key).
+
+
+        """
+        out += "| name | type | labels | help |\n|---|---|---|---|\n"
+        for metric in Metric.allCases {
+            let info = metric.info
+            var help = info.help.replacingPipes()
+            if info.kind == .histogram {
+                help += " Buckets (s): " + info.buckets.map(PrometheusText.number).joined(separator: ", ") + "."
+            }
+            out += "| `\(info.name)` | \(info.kind.rawValue) | \(info.labels.map { "`\($0)`" }.joined(separator: ", ")) | \(help) |\n"
+        }
+        out += "\n## `limit` values of `petrel_limit_hits_total`\n\n| limit | counted when |\n|---|---|\n"
+        for limit in LimitName.allCases { out += "| `\(limit.label)` | \(limit.meaning) |\n" }
+        out += "\n## `reason` values of `petrel_disconnects_total`\n\n| reason | close code |\n|---|---|\n"
+        for reason in DisconnectReason.allCases { out += "| `\(reason.label)` | \(reason.meaning) |\n" }
+        out += "\n## `kind` values of `petrel_integration_failures_total`\n\n"
+        out += IntegrationFailureKind.allCases.map { "`\($0.label)`" }.joined(separator: ", ") + ".\n"
+        out += "\n## `operation` values of `petrel_management_requests_total`\n\n"
+        out += ManagementOperation.allCases.map { "`\($0.label)`" }.joined(separator: ", ") + ".\n"
+        return out
+    }
+}
+
+private extension String {
+    func replacingPipes() -> String {
+        var out = ""
+        for c in self { if c == "|" { out += "\\|" } else { out.append(c) } }
+        return out
+    }
+}
