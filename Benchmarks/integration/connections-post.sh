@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# @connections POST throughput and server CPU per delivered post on one node: petrel-loadtest
+# fanout (closed loop; clients learn their ids from a whoami mock route, the tool POSTs to
+# /@connections/{id} with bearer auth over keep-alive and measures post → receive).
+#   Benchmarks/integration/connections-post.sh [CONNECTIONS] [DURATION]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+conns=${1:-100}
+duration=${2:-5s}
+bin=$(swift build -c release --show-bin-path)
+work=$(mktemp -d)
+trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
+cat > "$work/petrel.yaml" <<'YAML'
+listeners:
+  public: {address: 127.0.0.1:0}
+  admin: {address: 127.0.0.1:0, auth: {bearer_tokens: [bench-token]}}
+websocket:
+  route_selection: $request.body.action
+  routes:
+    $default: {integration: echo}
+    whoami: {integration: whoami, respond: true}
+integrations:
+  echo: {type: mock, mode: echo}
+  whoami: {type: mock, status: 200, body: '{"connectionId":"${context.connectionId}"}'}
+YAML
+taskset -c 0 "$bin/petrel" serve --config "$work/petrel.yaml" --threads 1 > "$work/petrel.log" &
+pid=$!
+for _ in $(seq 50); do grep -q '"listener":"admin"' "$work/petrel.log" && break; sleep 0.1; done
+pport=$(grep -o '"listener":"public","address":"[^"]*' "$work/petrel.log" | grep -o '[0-9]*$')
+aport=$(grep -o '"listener":"admin","address":"[^"]*' "$work/petrel.log" | grep -o '[0-9]*$')
+before=$(awk '{print $14 + $15}' /proc/$pid/stat)
+taskset -c 1 "$bin/petrel-loadtest" fanout -c "$conns" -k 4 -w 1s -d "$duration" --quiet --json "$work/out.json" \
+    --admin-url "http://127.0.0.1:$aport" --token bench-token "ws://127.0.0.1:$pport/" >/dev/null 2>&1 || true
+after=$(awk '{print $14 + $15}' /proc/$pid/stat)
+python3 Benchmarks/integration/summarize.py "$work/out.json"
+python3 - "$work/out.json" "$before" "$after" "$(getconf CLK_TCK)" <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))
+ticks = int(sys.argv[3]) - int(sys.argv[2])
+delivered = report["totals"]["messages"]
+cpu_us = ticks * 1e6 / int(sys.argv[4])
+print("delivered=%d server_cpu_s=%.2f (whole run incl. warm-up and set-up) server_cpu_us_per_post=%.2f"
+      % (delivered, cpu_us / 1e6, cpu_us / max(delivered, 1)))
+PY
