@@ -5,8 +5,11 @@ export SWIFT_BACKTRACE = enable=no
 
 .PHONY: run deps build test unit-tests e2e-tests asan fuzz bench clean
 
+# Debian packages, then the Python venv whose independent clients (websockets, boto3, PyJWT)
+# both the unit tests (token minting) and the end-to-end suites use.
 deps:
 	@scripts/install-deps.sh
+	@scripts/python-venv.sh
 
 build: deps
 	$(SWIFT) build -c release
