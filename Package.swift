@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "petrel", targets: ["petrel"]),
         .executable(name: "petrel-loadtest", targets: ["petrel-loadtest"]),
         .library(name: "PetrelCodecs", targets: ["PetrelCodecs"]),
+        .library(name: "PetrelConfig", targets: ["PetrelConfig"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
@@ -35,13 +36,13 @@ let package = Package(
         // libcurl's multi-socket API driven by a libuv loop: outbound HTTP to integrations.
         .target(name: "PetrelHTTPClient", dependencies: ["CCurl", "CLibUV", "PetrelLoop"]),
         // hiredis async driven by a libuv loop: the transport of the Redis registry and cluster (DESIGN §7).
-        .target(name: "PetrelRedis", dependencies: ["CHiredis", "CLibUV", "PetrelLoop"]),
+        .target(name: "PetrelRedis", dependencies: ["CHiredis", "CLibUV", "PetrelLoop", "PetrelCore"]),
         // Per-connection sessions, HTTP and WebSocket handling, dispatch, drain.
         .target(name: "PetrelGateway", dependencies: [
-            "PetrelCodecs", "PetrelCore", "PetrelConfig", "PetrelCrypto", "PetrelLoop", "PetrelHTTPClient", "CLibUV",
+            "PetrelCodecs", "PetrelCore", "PetrelConfig", "PetrelCrypto", "PetrelLoop", "PetrelHTTPClient", "PetrelRedis", "CLibUV",
         ]),
         .executableTarget(name: "petrel", dependencies: [
-            "PetrelGateway", "PetrelConfig",
+            "PetrelGateway", "PetrelConfig", "PetrelRedis",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -58,7 +59,7 @@ let package = Package(
         .testTarget(name: "PetrelLoopTests", dependencies: ["PetrelLoop", "PetrelCrypto"]),
         .testTarget(name: "PetrelCryptoTests", dependencies: ["PetrelCrypto"]),
         .testTarget(name: "PetrelHTTPClientTests", dependencies: ["PetrelHTTPClient", "PetrelLoop"]),
-        .testTarget(name: "PetrelRedisTests", dependencies: ["PetrelRedis", "PetrelLoop"]),
+        .testTarget(name: "PetrelRedisTests", dependencies: ["PetrelRedis", "PetrelLoop", "PetrelCore"]),
         .testTarget(name: "PetrelLoadTestTests", dependencies: ["PetrelLoadTestKit"]),
         .testTarget(name: "PetrelConfigTests", dependencies: ["PetrelConfig"]),
         .testTarget(name: "PetrelCoreTests", dependencies: ["PetrelCore"]),

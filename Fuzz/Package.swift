@@ -13,6 +13,8 @@ let package = Package(
         .executableTarget(name: "FuzzFrameDecoder", dependencies: [.product(name: "PetrelCodecs", package: "Petrel")]),
         .executableTarget(name: "FuzzUTF8", dependencies: [.product(name: "PetrelCodecs", package: "Petrel")]),
         .executableTarget(name: "FuzzRouteSelection", dependencies: [.product(name: "PetrelCodecs", package: "Petrel")]),
+        .executableTarget(name: "FuzzProxyProtocol", dependencies: [.product(name: "PetrelCodecs", package: "Petrel")]),
+        .executableTarget(name: "FuzzConfigLoader", dependencies: [.product(name: "PetrelConfig", package: "Petrel")]),
     ],
     swiftLanguageModes: [.v6]
 )

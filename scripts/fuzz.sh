@@ -10,7 +10,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-all_targets=(FuzzHTTPParser FuzzFrameDecoder FuzzUTF8 FuzzRouteSelection)
+all_targets=(FuzzHTTPParser FuzzFrameDecoder FuzzUTF8 FuzzRouteSelection FuzzProxyProtocol FuzzConfigLoader)
 targets=("${all_targets[@]}")
 if [[ $# -ge 1 && "$1" != "all" ]]; then targets=("$1"); fi
 seconds="${2:-60}"

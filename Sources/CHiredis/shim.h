@@ -17,4 +17,5 @@ static inline int petrel_redis_enable_keepalive(redisAsyncContext *ac) {
 
 // libuv's handle "subclasses" share a prefix; Swift cannot upcast them.
 static inline uv_handle_t *petrel_redis_poll_as_handle(uv_poll_t *p) { return (uv_handle_t *)p; }
+static inline uv_req_t *petrel_redis_getaddrinfo_as_req(uv_getaddrinfo_t *r) { return (uv_req_t *)r; }
 #endif

@@ -17,6 +17,8 @@ public struct AuthorizerConfig: Sendable, Equatable {
     public var cacheTTL: Milliseconds?
     /// `http`: how long to wait for the authorizer.
     public var timeout: Milliseconds?
+    /// `sigv4`: the access keys whose Signature Version 4 signatures it accepts.
+    public var keys: [SigV4Key] = []
 
     public init(
         type: AuthorizerType, issuer: String? = nil, audiences: [String] = [], jwksFile: String? = nil,
@@ -41,4 +43,6 @@ public struct AuthorizerConfig: Sendable, Equatable {
 public enum AuthorizerType: String, Sendable, Equatable, CaseIterable {
     case jwt
     case http
+    /// API Gateway's IAM authorization: requests signed with AWS Signature Version 4.
+    case sigv4
 }

@@ -9,7 +9,10 @@ extension ConfigReader {
             return nil
         }
         var integration = IntegrationConfig(type: type)
-        if let timeout = fields.positiveDuration("timeout") { integration.timeout = timeout }
+        if let timeout = fields.positiveDuration("timeout") {
+            integration.timeout = timeout
+            integration.timeoutGiven = true
+        }
         switch type {
         case .http, .httpProxy:
             if let url = fields.required("url").flatMap({ string($0, at: fields.path("url")) }) {
@@ -42,9 +45,10 @@ extension ConfigReader {
         let jwtKeys = ["issuer", "audiences", "jwks_file", "secret", "secret_file"]
         let httpKeys = ["url", "cache_ttl", "timeout"]
         guard let type: AuthorizerType = fields.required("type").flatMap({ choice($0, at: fields.path("type")) }) else {
-            for key in jwtKeys + httpKeys + ["identity_source"] { _ = fields[key] }
+            for key in jwtKeys + httpKeys + ["identity_source", "keys"] { _ = fields[key] }
             return nil
         }
+        if type != .sigv4 { fields.forbid("keys", because: "only sigv4 authorizers take keys") }
         var authorizer = AuthorizerConfig(type: type)
         if let sources = fields.stringList("identity_source") {
             if sources.isEmpty { report(fields.path("identity_source"), "must name at least one source") } else { authorizer.identitySource = sources }
@@ -66,7 +70,32 @@ extension ConfigReader {
             }
             authorizer.cacheTTL = fields.duration("cache_ttl")
             authorizer.timeout = fields.positiveDuration("timeout")
+        case .sigv4:
+            for key in jwtKeys + httpKeys { fields.forbid(key, because: "sigv4 authorizers take keys only") }
+            fields.forbid("identity_source", because: "sigv4 authorizers read the Authorization header")
+            authorizer.identitySource = []
+            authorizer.keys = decodeSigV4Keys(fields)
+            if authorizer.keys.isEmpty, fields["keys"] == nil {
+                report(fields.path("keys"), "required key is missing")
+            }
         }
         return authorizer
+    }
+}
+
+extension ConfigReader {
+    /// `keys: [{access_key_id: AKID, secret_access_key: SECRET}]` (or `secret_access_key_file`).
+    func decodeSigV4Keys(_ fields: MappingFields) -> [SigV4Key] {
+        guard let node = fields["keys"], let entries = sequence(node, at: fields.path("keys")) else { return [] }
+        var keys: [SigV4Key] = []
+        for entry in entries {
+            guard let keyFields = mapping(entry.node, at: entry.keyPath) else { continue }
+            let accessKeyId = keyFields.required("access_key_id").flatMap { string($0, at: keyFields.path("access_key_id")) }
+            let secret = keyFields.secret("secret_access_key", required: true)
+            keyFields.finish()
+            if let accessKeyId, let secret { keys.append(SigV4Key(accessKeyId: accessKeyId, secretAccessKey: secret)) }
+        }
+        if entries.isEmpty { report(fields.path("keys"), "must list at least one key") }
+        return keys
     }
 }

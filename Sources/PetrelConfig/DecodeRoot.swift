@@ -40,6 +40,7 @@ extension ConfigReader {
         }
         config.throttling = fields.mapping("throttling").flatMap(decodeRateLimit)
         config.accessLog = fields.mapping("access_log").flatMap(decodeAccessLog)
+        config.apiKeys = fields.mapping("api_keys").map(decodeAPIKeys)
         fields.finish()
         validateReferences(in: config)
         return config

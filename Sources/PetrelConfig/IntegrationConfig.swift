@@ -5,6 +5,12 @@ public struct IntegrationConfig: Sendable, Equatable {
     public var url: String?
     /// API Gateway's 29 s integration timeout.
     public var timeout: Milliseconds
+    /// `timeout` was written in the file. HTTP routes then use it; otherwise they use API
+    /// Gateway HTTP APIs' 30 s (`httpRouteTimeout`).
+    public var timeoutGiven = false
+
+    /// The timeout on HTTP routes: the configured one, else 30 s (HTTP APIs' maximum and default).
+    public var httpRouteTimeout: Milliseconds { timeoutGiven ? timeout : 30_000 }
     /// `mock` only: `echo` answers with the message itself.
     public var mode: MockMode?
     /// `mock` only: the status to answer; `nil` means 200.

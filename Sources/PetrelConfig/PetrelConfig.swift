@@ -19,6 +19,8 @@ public struct PetrelConfig: Sendable, Equatable {
     public var throttling: RateLimitConfig?
     /// `nil` = off.
     public var accessLog: AccessLogConfig?
+    /// Key `api_keys`; `nil` = no API keys.
+    public var apiKeys: APIKeysConfig?
 
     public init(
         node: NodeConfig = NodeConfig(),

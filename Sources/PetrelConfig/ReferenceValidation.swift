@@ -11,6 +11,32 @@ extension ConfigReader {
             let routePath = KeyPath.member("http.routes", key)
             checkIntegration(route.integration, at: KeyPath.member(routePath, "integration"))
             if let authorizer = route.authorizer { checkAuthorizer(authorizer, at: KeyPath.member(routePath, "authorizer")) }
+            let type = route.authorizer.flatMap { config.authorizers[$0]?.type }
+            if !route.scopes.isEmpty, let type, type != .jwt {
+                report(KeyPath.member(routePath, "scopes"), "scopes apply to jwt authorizers only")
+            }
+            if !route.accessKeys.isEmpty {
+                if let type, type != .sigv4 {
+                    report(KeyPath.member(routePath, "access_keys"), "access_keys apply to sigv4 authorizers only")
+                } else if route.authorizer == nil {
+                    report(KeyPath.member(routePath, "access_keys"), "access_keys need a sigv4 authorizer on the route")
+                } else if let name = route.authorizer, let known = config.authorizers[name]?.keys.map(\.accessKeyId) {
+                    for key in route.accessKeys where !known.contains(key) {
+                        report(KeyPath.member(routePath, "access_keys"), "authorizer \(name) has no key \(key)")
+                    }
+                }
+            }
+            if route.apiKeyRequired, config.apiKeys?.keys.isEmpty ?? true {
+                report(KeyPath.member(routePath, "api_key_required"), "no keys in api_keys")
+            }
+        }
+        for (key, route) in config.websocket.routes.sorted(by: { $0.key < $1.key }) {
+            if let name = route.authorizer, config.authorizers[name]?.type == .sigv4 {
+                report(KeyPath.member(KeyPath.member("websocket.routes", key), "authorizer"), "sigv4 authorizers apply to HTTP routes only")
+            }
+            if let integration = config.integrations[route.integration], integration.type == .httpProxy {
+                report(KeyPath.member(KeyPath.member("websocket.routes", key), "integration"), "http_proxy integrations apply to HTTP routes only")
+            }
         }
     }
 

@@ -10,7 +10,9 @@ extension Connection {
     func handleHTTPBytes(_ bytes: UnsafeMutableRawBufferPointer) {
         guard let session = http else { return }
         session.parser.feed(UnsafeRawBufferPointer(bytes))
-        while phase == .http && awaitingResponse == nil {
+        // A handshake waiting for its authorizer or `$connect` (pendingKey) parses nothing more:
+        // bytes pipelined behind it are WebSocket frames if it succeeds, and dropped if not.
+        while phase == .http && awaitingResponse == nil && session.pendingKey == nil {
             switch session.parser.next() {
             case .needMore:
                 return
@@ -19,6 +21,7 @@ extension Connection {
                 respond(.message(error.status, HTTPResponse.reasonPhrase(error.status)), keepAlive: false)
                 return
             case .request(let request):
+                guard applyForwardedFor(request.head) else { return }
                 worker.observeRequest(self, request.head)
                 phaseDeadlineMs = worker.loop.nowMs + worker.settings.limits.handshakeTimeoutMs
                 if isAdmin {
@@ -70,26 +73,8 @@ extension Connection {
             upgrade(head)
             return
         }
-        if let route = settings.httpRoute(method: head.method, path: head.path) {
-            request.body.withUnsafeBytes { body in
-                let event = IntegrationEvent(type: .message, routeKey: "\(route.method) \(route.path)", connection: self,
-                                             requestId: worker.nextRequestID(), requestTimeMs: WallClock.nowMs(),
-                                             stage: settings.stage, apiId: settings.apiId, body: body)
-                switch route.integration.invoke(event, services: worker,
-                                                 completion: IntegrationCompletion(target: worker, token: 0)) {
-                case .response(let status, let body, let headers, _):
-                    respond(HTTPResponse(status: status, headers: headers, body: body), keepAlive: head.keepAlive,
-                            head: head.method == "HEAD")
-                case .echo:
-                    respond(HTTPResponse(status: 200, body: Array(body)), keepAlive: head.keepAlive)
-                case .failure:
-                    respond(.message(500, "Internal Server Error"), keepAlive: head.keepAlive)
-                case .none, .pending:
-                    respond(HTTPResponse(status: 204), keepAlive: head.keepAlive)
-                }
-            }
-            return
-        }
+        // HTTP API routes (HTTPAPI/Connection+HTTPAPI.swift).
+        if handleAPIRequest(request, path: path) { return }
         if path == settings.webSocketPath {
             // A plain GET on the WebSocket path: tell the client what it must do (RFC 6455 §4.2.2).
             respond(.message(426, "Upgrade Required", headers: [("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13")]),
@@ -125,6 +110,7 @@ extension Connection {
             respond(.message(503, "Service Unavailable"), keepAlive: false)
             return
         }
+        guard admitWebSocket() else { return }
         if let limiter = worker.shared.connectRate.withLock({ $0 }),
            let retryAfter = limiter.take(nowMs: worker.loop.nowMs) {
             worker.metrics.limitHit(.connectRate)
@@ -235,7 +221,22 @@ extension Connection {
         }
     }
 
+    /// Registers the connection with the cluster registry, then completes the handshake: a
+    /// `@connections` call from any node right after the 101 finds it (DESIGN §7). With Redis
+    /// down the connection still opens (local calls work) and is written back on recovery.
     private func finishUpgrade(key: String, subprotocol: String?) {
+        stream.stopReading()
+        worker.registry.register(worker.record(for: self), ttlMs: worker.registryTTLMs) { [self] _ in
+            guard phase == .http else {
+                // The client left while we registered it.
+                worker.registry.unregister(connectionId, node: worker.shared.nodeId) { _ in }
+                return
+            }
+            sendSwitchingProtocols(key: key, subprotocol: subprotocol)
+        }
+    }
+
+    private func sendSwitchingProtocols(key: String, subprotocol: String?) {
         let settings = worker.settings
         var headers: [(String, String)] = [("Upgrade", "websocket"), ("Connection", "Upgrade"),
                                            ("Sec-WebSocket-Accept", WebSocketAccept.value(forKey: key))]

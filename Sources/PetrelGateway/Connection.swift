@@ -38,7 +38,11 @@ final class Connection: StreamHandler, ConnectionContext {
     var lastActivityMs: Int64
     /// In `http`: when the current request must be complete; in closing phases: when to drop TCP.
     var phaseDeadlineMs: Int64
-    let peer: IPAddress?
+    /// The client's address: the TCP peer, then the PROXY header's source or the address a
+    /// trusted proxy's `X-Forwarded-For` names (Connection+ClientAddress.swift).
+    var peer: IPAddress?
+    /// Counted under `max_connections` / `max_connections_per_ip` until close.
+    var holdsAdmission = false
     var userAgent = ""
     var domainName = ""
     /// `$connect` accepted, so `$disconnect` is owed exactly once.
@@ -123,6 +127,7 @@ final class Connection: StreamHandler, ConnectionContext {
             worker.keepUntilIdle(self)
         }
         worker.remove(self)
+        releaseAdmission()
         endSession()
         pumpPendingWork()
     }
@@ -135,6 +140,7 @@ final class Connection: StreamHandler, ConnectionContext {
         worker.observeDisconnect(self)
         worker.byId.removeValue(forKey: connectionId)
         worker.shared.directory.unregister(connectionId)
+        worker.registry.unregister(connectionId, node: worker.shared.nodeId) { _ in }
         if worker.settings.disconnectRoute != nil {
             pendingWork.append(.disconnect(attempt: 1))
             pumpPendingWork()
@@ -221,6 +227,10 @@ final class HTTPSession {
     var pendingProtocols: [String] = []
     /// The current request's timing, route and trace for metrics and the access log (Observability/).
     var observation = ConnectionObservation()
+    /// The address requests arrive from (TCP peer or PROXY source), before `X-Forwarded-For`.
+    var transportPeer: IPAddress?
+    /// Set while a listener with `proxy_protocol` waits for the header.
+    var proxyDecoder: ProxyProtocolDecoder?
 
     init(maxHeaderBytes: Int, maxBodyBytes: Int) {
         parser = HTTPRequestParser(maxHeaderBytes: maxHeaderBytes, maxBodyBytes: maxBodyBytes)

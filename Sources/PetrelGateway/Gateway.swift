@@ -1,6 +1,7 @@
 import Glibc
 import PetrelConfig
 import PetrelLoop
+import PetrelRedis
 import Synchronization
 
 /// Starts the loops, serves until SIGTERM/SIGINT, reloads on SIGHUP (DESIGN §2).
@@ -35,7 +36,7 @@ public final class Gateway: Sendable {
     public init(config: PetrelConfig, options: Options) {
         self.options = options
         self.config = Mutex(config)
-        shared = GatewayShared(nodeId: options.nodeId)
+        shared = GatewayShared(nodeId: options.nodeId, redis: config.registry.redis.flatMap(RedisEndpoint.init(url:)))
     }
 
     /// Runs until drained; returns the process exit code.

@@ -15,13 +15,6 @@ public final class GatewaySettings: Sendable {
         public internal(set) var metricIndex = 0
     }
 
-    public struct HTTPRoute: Sendable {
-        public let method: String
-        public let path: String
-        public let integration: any Integration
-        public internal(set) var metricIndex = 0
-    }
-
     public struct Limits: Sendable {
         public let maxMessageBytes: Int
         public let maxFrameBytes: Int
@@ -45,9 +38,13 @@ public final class GatewaySettings: Sendable {
     public let disconnectRoute: WebSocketRoute?
     public let defaultRoute: WebSocketRoute?
     public let allowedOrigins: [String]
-    public let httpRoutes: [HTTPRoute]
+    /// HTTP routes: the frozen route table, CORS, throttles, API keys (HTTPAPI/HTTPAPI.swift).
+    let httpAPI: HTTPAPI
     public let limits: Limits
     let adminAuth: AdminAuth
+    /// Each listener's PROXY protocol, trusted proxies, IP rules and caps (ClientAddressPolicy.swift).
+    let publicClientAddresses: ClientAddressPolicy
+    let adminClientAddresses: ClientAddressPolicy
     /// The authorizer on `$connect` (the only route API Gateway lets authorizers guard).
     let connectAuthorizer: ConnectAuthorizer?
 
@@ -81,10 +78,8 @@ public final class GatewaySettings: Sendable {
             case .http:
                 integrations[name] = HTTPIntegration(url: integration.url ?? "", timeoutMs: integration.timeout)
             case .httpProxy:
-                // Outbound HTTP integrations arrive with libcurl (issue 4); until then refuse to
-                // start rather than silently dropping events.
-                throw BuildError(description: "integrations.\(name).type: \(integration.type) integrations are not available in this build yet",
-                                 isUnavailableFeature: true)
+                // HTTP routes only (`HTTPAPI` builds them); the config refuses them on WebSocket routes.
+                continue
             }
         }
         var routes: [String: WebSocketRoute] = [:]
@@ -113,6 +108,8 @@ public final class GatewaySettings: Sendable {
             case .http:
                 connectAuthorizer = .http(HTTPAuthorizer(url: authorizer.url ?? "", timeoutMs: authorizer.timeout ?? 10_000,
                                                          cacheTTLMs: authorizer.cacheTTL, identitySource: identity))
+            case .sigv4:
+                throw BuildError(description: "websocket.routes.$connect.authorizer: \(name) is a sigv4 authorizer, which guards HTTP routes only")
             }
         } else {
             connectAuthorizer = nil
@@ -121,21 +118,10 @@ public final class GatewaySettings: Sendable {
         defaultRoute = routes["$default"]
         self.routes = routes.filter { !$0.key.hasPrefix("$") }
         allowedOrigins = config.websocket.allowedOrigins
-        var httpRoutes: [HTTPRoute] = []
-        for (key, route) in config.http.routes.sorted(by: { $0.key < $1.key }) {
-            guard let integration = integrations[route.integration] else {
-                throw BuildError(description: "http.routes.\(key).integration: no integration named \(route.integration)")
-            }
-            let parts = key.split(separator: " ", maxSplits: 1).map(String.init)
-            if parts.count == 2 {
-                httpRoutes.append(HTTPRoute(method: parts[0], path: parts[1], integration: integration))
-            } else {
-                httpRoutes.append(HTTPRoute(method: "ANY", path: key, integration: integration))
-            }
-        }
-        MetricRoutes.number(&httpRoutes)
-        self.httpRoutes = httpRoutes
+        httpAPI = try HTTPAPI(config)
         adminAuth = AdminAuth(config.listeners.admin.auth)
+        publicClientAddresses = ClientAddressPolicy(config.listeners.public, limits: config.websocket.limits)
+        adminClientAddresses = ClientAddressPolicy(config.listeners.admin, limits: nil)
         let l = config.websocket.limits
         limits = Limits(maxMessageBytes: l.maxMessageBytes, maxFrameBytes: l.maxFrameBytes,
                         maxConnectionDurationMs: l.maxConnectionDuration, idleTimeoutMs: l.idleTimeout,
@@ -165,9 +151,8 @@ public final class GatewaySettings: Sendable {
         return path
     }
 
-    func httpRoute(method: String, path: String) -> HTTPRoute? {
-        let path = pathWithoutStage(path)
-        return httpRoutes.first { ($0.method == method || $0.method == "ANY" || ($0.method == "GET" && method == "HEAD")) && $0.path == path }
-            ?? httpRoutes.first { $0.path == "$default" }
+    /// The HTTP route `method` and `path` (stage prefix allowed) select, if any.
+    func httpRoute(method: String, path: String) -> HTTPAPI.Route? {
+        httpAPI.route(method: method, path: pathWithoutStage(path))?.value
     }
 }

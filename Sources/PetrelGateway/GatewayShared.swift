@@ -1,4 +1,6 @@
+import PetrelCore
 import PetrelLoop
+import PetrelRedis
 import Synchronization
 
 /// What every loop of one gateway process shares: node-wide limiters and the drain flag.
@@ -7,11 +9,23 @@ final class GatewayShared: Sendable {
     let connectRate: Mutex<SharedTokenBucket?>
     let draining = Atomic<Bool>(false)
     let directory = LocalDirectory()
+    /// Open WebSockets per node and per client address (`max_connections`, `max_connections_per_ip`).
+    let admission = ConnectionAdmission()
     /// Every worker loop's mailbox, by loop index; set once all loops run.
     let mailboxes = Mutex<[LoopMailbox]>([])
 
-    init(nodeId: String) {
+    /// Set with `registry.redis`: every loop then keeps its own Redis command connection.
+    let redis: RedisEndpoint?
+    /// The single-node registry all loops share when there is no Redis.
+    let inMemoryRegistry: InMemoryConnectionRegistry?
+    /// Loop 0's view of Redis, for `/readyz` (DESIGN §7: the registry must be reachable).
+    let registryReachable = Atomic<Bool>(true)
+
+    init(nodeId: String, redis: RedisEndpoint?) {
         self.nodeId = nodeId
+        self.redis = redis
+        inMemoryRegistry = redis == nil ? InMemoryConnectionRegistry(clock: { WallClock.nowMs() }) : nil
+        if redis != nil { registryReachable.store(false, ordering: .relaxed) }
         connectRate = Mutex(nil)
     }
 }

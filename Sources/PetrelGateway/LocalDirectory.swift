@@ -61,6 +61,10 @@ final class LocalDirectory: Sendable {
         }
     }
 
+    func groups(of id: ConnectionID) -> [String] {
+        state.withLock { Array($0.groupsOf[id] ?? []) }
+    }
+
     /// Members of a group with the loop each lives on.
     func members(of group: String) -> [(ConnectionID, Int)] {
         state.withLock { s in

@@ -2,6 +2,7 @@ import PetrelCore
 import PetrelCrypto
 import PetrelHTTPClient
 import PetrelLoop
+import PetrelRedis
 
 /// Everything one event loop owns: its listeners, its connections, the deadline sweep and the
 /// id generators. Not `Sendable`: reached from other threads only through the loop's mailbox.
@@ -15,7 +16,7 @@ final class Worker: IntegrationServices, IntegrationCompletionTarget {
     /// Open WebSockets of this loop by id, for `@connections` calls.
     var byId: [ConnectionID: Connection] = [:]
     /// Admin connections waiting for an answer from another loop.
-    private var pendingAdmin: [UInt64: Connection] = [:]
+    private var pendingAdmin: [UInt64: (HTTPResponse) -> Void] = [:]
     /// Connections with an integration call in flight, by completion token.
     private var inFlight: [UInt64: (Connection, IntegrationCall)] = [:]
     private var integrationTokens: UInt64 = 0
@@ -47,11 +48,37 @@ final class Worker: IntegrationServices, IntegrationCompletionTarget {
     /// Runs on the loop when a drain has closed every connection.
     var onDrained: (() -> Void)?
 
+    /// Where connections are registered for the cluster: the shared in-memory registry, or
+    /// this loop's own Redis command connection (per loop, so registering before the 101 needs
+    /// no hop to another loop).
+    let registry: any ConnectionRegistry
+    private(set) var redisClient: RedisClient?
+    /// Loop 0 with Redis: heartbeat, forwarded calls, group broadcasts, node-loss reaping.
+    private(set) var cluster: ClusterAgent?
+    private var lastRegistryRefreshMs: Int64 = 0
+    static let registryRefreshEveryMs: Int64 = 30_000
+
     init(loop: EventLoop, shared: GatewayShared, settings: GatewaySettings) {
         self.loop = loop
         self.shared = shared
         self.settings = settings
+        if let endpoint = shared.redis {
+            let client = RedisClient(loop: loop, endpoint: endpoint)
+            let redisRegistry = RedisConnectionRegistry(client: client)
+            redisClient = client
+            registry = redisRegistry
+            if loop.index == 0 {
+                cluster = ClusterAgent(worker: self, client: client, registry: redisRegistry, endpoint: endpoint)
+            }
+        } else {
+            registry = shared.inMemoryRegistry!
+        }
         requestIdHigh = ids.makeID().high
+        if let client = redisClient {
+            client.onStateChange = { [unowned self] up in self.registryStateChanged(up) }
+            client.start()
+            cluster?.start()
+        }
         let timer = LoopTimer(loop: loop) { [unowned self] in self.sweep() }
         sweepTimer = timer
         rescheduleSweep()
@@ -71,10 +98,12 @@ final class Worker: IntegrationServices, IntegrationCompletionTarget {
             stream.close()
             return
         }
+        guard admitAtAccept(stream, admin: admin) else { return }
         let connection = Connection(worker: self, stream: stream, admin: admin)
         connection.slot = connections.count
         connections.append(connection)
         stream.handler = connection
+        prepareClientAddress(connection)
         stream.startReading()
     }
 
@@ -90,14 +119,23 @@ final class Worker: IntegrationServices, IntegrationCompletionTarget {
         if draining && connections.isEmpty && finishing.isEmpty { finishDrain() }
     }
 
-    func awaitAdminResponse(_ admin: Connection) -> UInt64 {
+    /// Parks an answer that another loop (or node) will produce; `finishCallback` delivers it.
+    func awaitCallback(_ completion: @escaping (HTTPResponse) -> Void) -> UInt64 {
         nextAdminToken += 1
-        pendingAdmin[nextAdminToken] = admin
+        pendingAdmin[nextAdminToken] = completion
         return nextAdminToken
     }
 
+    func awaitAdminResponse(_ admin: Connection) -> UInt64 {
+        awaitCallback { admin.finishAsyncResponse($0) }
+    }
+
+    func finishCallback(_ token: UInt64, _ response: HTTPResponse) {
+        pendingAdmin.removeValue(forKey: token)?(response)
+    }
+
     func finishAdminResponse(_ token: UInt64, _ response: HTTPResponse) {
-        pendingAdmin.removeValue(forKey: token)?.finishAsyncResponse(response)
+        finishCallback(token, response)
     }
 
     /// `http` authorizer decisions by identity, with their expiry (loop time).
@@ -172,6 +210,10 @@ final class Worker: IntegrationServices, IntegrationCompletionTarget {
     private func sweep() {
         metrics.sweepTick(intervalMs: sweepIntervalMs)
         let now = loop.nowMs
+        if now - lastRegistryRefreshMs >= Self.registryRefreshEveryMs {
+            refreshRegistry(sinceMs: lastRegistryRefreshMs)
+            lastRegistryRefreshMs = now
+        }
         var i = 0
         // A check may close a connection; removal happens later, in its close callback, so the
         // array is stable while we walk it.
@@ -222,6 +264,11 @@ final class Worker: IntegrationServices, IntegrationCompletionTarget {
     }
 
     private func releaseLoopResources() {
+        metrics.log.flush()
+        cluster?.close()
+        cluster = nil
+        redisClient?.close()
+        redisClient = nil
         finishing.removeAll()
         retries.removeAll()
         sweepTimer?.close()

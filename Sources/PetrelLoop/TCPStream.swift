@@ -26,6 +26,9 @@ public final class TCPStream {
     /// then deliver plaintext, and writes take plaintext (corked plaintext is encrypted once per
     /// flush).
     public private(set) var tlsSession: TLSSession?
+    /// Set by the owner before reading starts: raw bytes go to the handler's
+    /// `streamDidReadPreamble` (PROXY protocol) until it ends, before TLS or HTTP see any.
+    public var expectsPreamble = false
 
     init(loop: EventLoop, handle: UnsafeMutablePointer<uv_tcp_t>) {
         self.loop = loop
@@ -234,10 +237,13 @@ public final class TCPStream {
     fileprivate func readCallback(_ nread: Int) {
         if nread > 0 {
             loop.corkedStream = self
-            if let tls = tlsSession {
-                readTLS(tls, nread)
-            } else {
-                handler?.streamDidRead(self, UnsafeMutableRawBufferPointer(start: loop.readBuffer.baseAddress, count: nread))
+            let start = expectsPreamble ? readPreamble(nread) : 0
+            if start < nread {
+                if let tls = tlsSession {
+                    readTLS(tls, from: start, count: nread - start)
+                } else {
+                    handler?.streamDidRead(self, UnsafeMutableRawBufferPointer(start: loop.readBuffer.baseAddress! + start, count: nread - start))
+                }
             }
             if loop.corkedStream === self {
                 flushCork()
@@ -324,9 +330,9 @@ extension TCPStream: TLSOutput {
     /// Ciphertext in: handshake, then plaintext to the handler. A failed handshake (or a corrupt
     /// record) ends the stream with `UV_EPROTO`, close_notify with `UV_EOF`; nothing is logged
     /// here, the handler decides.
-    fileprivate func readTLS(_ tls: TLSSession, _ count: Int) {
+    fileprivate func readTLS(_ tls: TLSSession, from start: Int, count: Int) {
         let buffers = loop.tls
-        let result = tls.feed(UnsafeRawBufferPointer(start: loop.readBuffer.baseAddress, count: count),
+        let result = tls.feed(UnsafeRawBufferPointer(start: loop.readBuffer.baseAddress! + start, count: count),
                               plaintext: buffers.plaintext) { plaintext in
             sendTLSOutput()
             guard !isClosing, let handler else { return false }

@@ -97,7 +97,7 @@ public final class RedisClient: RedisLinkOwner {
 
     /// Closes the connection and the timer. Every pending completion gets `.disconnected` before
     /// this returns; no uv handle of the client stays open (their close callbacks run on the
-    /// loop's next turn).
+    /// loop's next turn). `onStateChange` is released (it usually captures the client).
     public func close() {
         guard !closed else { return }
         closed = true
@@ -108,6 +108,8 @@ public final class RedisClient: RedisLinkOwner {
         for box in boxes { box.finish(.failure(.disconnected)) }
         for (box, _) in refusedNow { box.finish(.failure(.disconnected)) }
         link.close()
+        // Callbacks usually capture the client: dropping them breaks that cycle.
+        onStateChange = nil
         retainedWhileStarted?.release()
         retainedWhileStarted = nil
     }

@@ -44,7 +44,7 @@ final class RedisLink {
     private var timer: UnsafeMutablePointer<uv_timer_t>?
     private var armedAtMs: Int64?
     private var reconnectAtMs: Int64?
-    private var resolving = false
+    private var resolving: UnsafeMutablePointer<uv_getaddrinfo_t>?
     /// Consecutive connection attempts that did not reach a finished handshake.
     private var failures = 0
     private var healthy = false
@@ -103,6 +103,11 @@ final class RedisLink {
         guard !closed else { return }
         closed = true
         reconnectAtMs = nil
+        if let req = resolving {
+            // A lookup not yet started on the thread pool is dropped; a running one finishes
+            // and its callback, seeing `closed`, only frees the request.
+            uv_cancel(petrel_redis_getaddrinfo_as_req(req))
+        }
         if let ac = context {
             context = nil
             ac.pointee.data = nil
@@ -118,7 +123,7 @@ final class RedisLink {
     // MARK: - Connecting
 
     private func open() {
-        guard !closed, context == nil, !resolving else { return }
+        guard !closed, context == nil, resolving == nil else { return }
         if endpoint.unixSocketPath == nil, !Self.isIPLiteral(endpoint.host) {
             resolve()
             return
@@ -129,8 +134,8 @@ final class RedisLink {
     /// hiredis would resolve a host name with a blocking `getaddrinfo` on the loop; libuv does it
     /// on its thread pool instead.
     private func resolve() {
-        resolving = true
         let req = UnsafeMutablePointer<uv_getaddrinfo_t>.allocate(capacity: 1)
+        resolving = req
         req.pointee.data = Unmanaged.passRetained(self).toOpaque()
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
@@ -139,13 +144,13 @@ final class RedisLink {
         if rc != 0 {
             Unmanaged<RedisLink>.fromOpaque(req.pointee.data).release()
             req.deallocate()
-            resolving = false
+            resolving = nil
             dropped(reason: "resolve \(endpoint.host): \(UVError.describe(rc))")
         }
     }
 
     fileprivate func resolved(status: Int32, _ result: UnsafeMutablePointer<addrinfo>?) {
-        resolving = false
+        resolving = nil
         guard !closed else { return }
         var v4: [String] = []
         var v6: [String] = []

@@ -57,6 +57,7 @@ public final class RedisSubscriber: RedisLinkOwner {
     }
 
     /// Closes the connection and the timer; no message is delivered after this returns.
+    /// `onMessage` and `onStateChange` are released (they usually capture the subscriber).
     public func close() {
         guard !closed else { return }
         closed = true
@@ -65,6 +66,7 @@ public final class RedisSubscriber: RedisLinkOwner {
         authBox?.finish(.failure(.disconnected))
         authBox = nil
         link.close()
+        onStateChange = nil
         retainedWhileStarted?.release()
         retainedWhileStarted = nil
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PetrelConfig
 import PetrelGateway
+import PetrelRedis
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "serve", abstract: "Run the gateway.")
@@ -36,8 +37,8 @@ struct Serve: ParsableCommand {
             loaded.listeners.admin.port = port
         }
         if let redis { loaded.registry.redis = redis }
-        if loaded.registry.redis != nil {
-            throw CLIFailure(message: "registry.redis: the Redis registry is not available in this build yet (single node only)")
+        if let url = loaded.registry.redis, RedisEndpoint(url: url) == nil {
+            throw CLIFailure(message: "registry.redis: cannot parse \(url) (expected redis://HOST:PORT/DB)")
         }
         if let threads, threads < 1 { throw CLIFailure(message: "--threads: must be at least 1") }
         let threadCount = threads ?? loaded.node.threads ?? ProcessInfo.processInfo.activeProcessorCount

@@ -181,7 +181,9 @@ def test_metrics_needs_admin_auth(petrel_server):
     # Health endpoints never need auth.
     assert http_request(srv.admin_port, "GET", "/healthz").status == 200
     ready = http_request(srv.admin_port, "GET", "/readyz")
-    assert ready.status == 200 and json.loads(ready.body)["ready"] is True
+    body = json.loads(ready.body)
+    assert ready.status == 200 and body["ready"] is True and body["reasons"] == []
+    assert body["checks"] == {"listeners": "up", "registry": "in-memory", "draining": False}
     snap = samples(srv)
     assert value(snap, "petrel_management_requests_total", operation="metrics", status="403") == 2
 

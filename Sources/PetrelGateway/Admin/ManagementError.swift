@@ -11,5 +11,7 @@ enum ManagementError {
     static let limitExceeded = response(429, "LimitExceededException", "Limit Exceeded")
     static let notFound = response(404, "NotFoundException", "Not Found")
     static let methodNotAllowed = response(405, "MethodNotAllowedException", "Method Not Allowed")
+    static let serviceUnavailable = response(503, "ServiceUnavailableException", "Service Unavailable")
+    static let gatewayTimeout = response(504, "GatewayTimeoutException", "Gateway Timeout")
     static func badRequest(_ message: String) -> HTTPResponse { response(400, "BadRequestException", message) }
 }

@@ -43,18 +43,44 @@ extension Worker {
             if let next = page.next { body += ",\"nextCursor\":\(JSONText.quoted(next))" }
             return .json(200, body + "}")
         case .getGroup(let group):
-            let ids = shared.directory.members(of: group).map { JSONText.quoted($0.0.description) }
-            return .json(200, "{\"group\":\(JSONText.quoted(group)),\"connectionIds\":[\(ids.joined(separator: ","))]}")
+            let local = shared.directory.members(of: group).map(\.0)
+            let token = awaitAdminResponse(admin)
+            registry.members(of: group) { [unowned self] ids in
+                // Redis unreachable: this node's members are all we can vouch for.
+                let all = Set(local).union(ids ?? []).map { JSONText.quoted($0.description) }.sorted()
+                self.finishAdminResponse(token, .json(200, "{\"group\":\(JSONText.quoted(group)),\"connectionIds\":[\(all.joined(separator: ","))]}"))
+            }
+            return nil
         case .postToGroup(let group):
             guard request.body.count <= settings.limits.maxMessageBytes else { return ManagementError.payloadTooLarge }
-            fanOut(request.body, to: shared.directory.members(of: group))
-            return HTTPResponse(status: 200)
+            guard let cluster else {
+                fanOut(request.body, to: shared.directory.members(of: group))
+                return HTTPResponse(status: 200)
+            }
+            // Every node (this one included, through its subscription) delivers to its own members.
+            let body = request.body
+            let token = awaitAdminResponse(admin)
+            cluster.publishGroupPost(group: group, body: body) { [unowned self] published in
+                if !published { self.fanOut(body, to: self.shared.directory.members(of: group)) }
+                self.finishAdminResponse(token, HTTPResponse(status: 200))
+            }
+            return nil
         case .joinGroup(let id, let group), .leaveGroup(let id, let group):
             guard let connectionId = ConnectionID(id) else { return ManagementError.gone }
-            let ok = call == .joinGroup(id: id, group: group)
-                ? shared.directory.join(connectionId, group: group)
-                : shared.directory.leave(connectionId, group: group)
-            return ok ? HTTPResponse(status: 204) : ManagementError.gone
+            let joining = call == .joinGroup(id: id, group: group)
+            let local = joining ? shared.directory.join(connectionId, group: group) : shared.directory.leave(connectionId, group: group)
+            guard cluster != nil else { return local ? HTTPResponse(status: 204) : ManagementError.gone }
+            let token = awaitAdminResponse(admin)
+            let done: (Bool) -> Void = { [unowned self] stored in
+                let ok = local || stored
+                if !ok && !self.registry.isAvailable {
+                    self.finishAdminResponse(token, ManagementError.serviceUnavailable)
+                } else {
+                    self.finishAdminResponse(token, ok ? HTTPResponse(status: 204) : ManagementError.gone)
+                }
+            }
+            if joining { registry.join(connectionId, group: group, completion: done) } else { registry.leave(connectionId, group: group, completion: done) }
+            return nil
         case .postToConnection(let id):
             return route(.post(request.body), to: id, admin: admin, bodyCount: request.body.count)
         case .getConnection(let id):
@@ -79,22 +105,30 @@ extension Worker {
 
     private func route(_ operation: ConnectionOperation, to id: String, admin: Connection, bodyCount: Int) -> HTTPResponse? {
         // Any id that names no live connection, malformed ones included, is gone (410).
-        guard let connectionId = ConnectionID(id), let owner = shared.directory.loop(of: connectionId) else {
-            return ManagementError.gone
-        }
+        guard let connectionId = ConnectionID(id) else { return ManagementError.gone }
         if case .post = operation, bodyCount > settings.limits.maxMessageBytes {
             return ManagementError.payloadTooLarge
         }
-        if owner == loop.index {
-            return perform(operation, on: connectionId)
+        if shared.directory.loop(of: connectionId) != nil {
+            // Local ids never touch Redis.
+            let token = awaitAdminResponse(admin)
+            performAnywhereOnNode(operation, on: connectionId) { [unowned self] in self.finishAdminResponse(token, $0) }
+            return nil
         }
-        let mailboxes = shared.mailboxes.withLock { $0 }
-        guard owner < mailboxes.count else { return ManagementError.gone }
+        guard let cluster else { return ManagementError.gone }
         let token = awaitAdminResponse(admin)
-        let reply = mailboxes[loop.index]
-        mailboxes[owner].post { ownerLoop in
-            let response = (ownerLoop.owner as? Worker)?.perform(operation, on: connectionId) ?? ManagementError.gone
-            reply.post { adminLoop in (adminLoop.owner as? Worker)?.finishAdminResponse(token, response) }
+        registry.lookup(connectionId) { [unowned self] lookup in
+            switch lookup {
+            case .gone:
+                self.finishAdminResponse(token, ManagementError.gone)
+            case .unavailable:
+                self.finishAdminResponse(token, ManagementError.serviceUnavailable)
+            case .found(let record) where record.node == self.shared.nodeId:
+                // Registered here but no longer open: a stale record.
+                self.finishAdminResponse(token, ManagementError.gone)
+            case .found(let record):
+                cluster.forward(operation, to: connectionId, node: record.node) { self.finishAdminResponse(token, $0) }
+            }
         }
         return nil
     }
@@ -120,7 +154,7 @@ extension Worker {
     }
 
     /// Delivers one message to every member; members on other loops get it through their mailbox.
-    private func fanOut(_ bytes: [UInt8], to members: [(ConnectionID, Int)]) {
+    func fanOut(_ bytes: [UInt8], to members: [(ConnectionID, Int)]) {
         var byLoop: [Int: [ConnectionID]] = [:]
         for (id, loopIndex) in members { byLoop[loopIndex, default: []].append(id) }
         let mailboxes = shared.mailboxes.withLock { $0 }

@@ -25,8 +25,4 @@ enum MetricRoutes {
     static func number(_ routes: inout [String: GatewaySettings.WebSocketRoute]) {
         for key in routes.keys { routes[key]!.metricIndex = number(key) }
     }
-
-    static func number(_ routes: inout [GatewaySettings.HTTPRoute]) {
-        for i in routes.indices { routes[i].metricIndex = number("\(routes[i].method) \(routes[i].path)") }
-    }
 }

@@ -1,3 +1,5 @@
+import PetrelConfig
+
 /// A histogram's state: per-bucket counts (not cumulative; the last slot is `+Inf`), the sum in
 /// seconds and the count. Loops keep theirs in nanoseconds and convert when they snapshot.
 public struct HistogramValue: Sendable, Equatable {
@@ -193,7 +195,63 @@ public enum MetricsDoc {
         out += IntegrationFailureKind.allCases.map { "`\($0.label)`" }.joined(separator: ", ") + ".\n"
         out += "\n## `operation` values of `petrel_management_requests_total`\n\n"
         out += ManagementOperation.allCases.map { "`\($0.label)`" }.joined(separator: ", ") + ".\n"
+        out += """
+
+        # Access log
+
+        `access_log: {path: stdout | stderr | FILE, sample_rate: 0..1, fields: [...]}`: one JSON line per
+        plain HTTP request (`eventType` `HTTP`), WebSocket handshake (`CONNECT`, also when refused),
+        sampled message (`MESSAGE`; `sample_rate` defaults to 0, so none) and disconnect
+        (`DISCONNECT`). Names are API Gateway's `$context` variables. Loops buffer lines and a
+        writer thread writes them, so a slow disk or a full stdout pipe never blocks a loop; when
+        more than 8 MiB wait, lines are dropped and counted in
+        `petrel_access_log_dropped_lines_total`. Lines reach the destination within one sweep
+        interval (at most 1 s). A file is reopened on SIGHUP (for logrotate). A field with no value
+        for that kind of line is left out; `null` means unknown.
+
+        | field | meaning |
+        |---|---|
+
+        """
+        for field in AccessLogField.allCases { out += "| `\(field.rawValue)` | \(field.meaning) |\n" }
+        out += """
+
+        # Tracing
+
+        W3C Trace Context: a valid `traceparent` (and its `tracestate`) on a handshake or HTTP
+        request is kept; without one the gateway makes a trace id from its random id generator.
+        Every HTTP integration call and `http` authorizer call gets `traceparent` with the same
+        trace id, the sampled flag as received, and a new span id per call (the client's span is
+        the parent), plus `tracestate` when the client sent one. The access log's `traceparent` is
+        the connection's (or request's) context. Messages of one WebSocket share its trace id.
+
+        """
         return out
+    }
+}
+
+extension AccessLogField {
+    var meaning: String {
+        switch self {
+        case .requestId: return "id of this request or event (messages: the id their integration event carries)"
+        case .requestTime: return "CLF time, as API Gateway's `requestTime`"
+        case .requestTimeEpoch: return "epoch milliseconds"
+        case .eventType: return "`HTTP`, `CONNECT`, `MESSAGE` or `DISCONNECT`"
+        case .routeKey: return "the route: `$connect`, `$default`, a selected key, `$disconnect`, or an HTTP route key"
+        case .connectionId: return "the WebSocket's id (as in `@connections`)"
+        case .messageId: return "MESSAGE lines"
+        case .status: return "HTTP status; 101 for an accepted handshake; for messages the integration's status (200 for echo/none, 502/504 on failure)"
+        case .integrationLatency: return "ms spent in an asynchronous integration call (`$connect` on CONNECT lines, the message's call on MESSAGE lines)"
+        case .responseLatency: return "ms from the request (or message) to the answer"
+        case .sourceIp: return "client address"
+        case .userAgent: return "client `User-Agent`"
+        case .httpMethod: return "HTTP lines"
+        case .path: return "HTTP lines: the request path"
+        case .disconnectStatusCode: return "DISCONNECT lines: the close code (1006 when TCP ended without one)"
+        case .disconnectReason: return "DISCONNECT lines: the close reason"
+        case .errorMessage: return "why a request failed (the error body's message, or the reason phrase)"
+        case .traceparent: return "W3C trace context of the connection or request"
+        }
     }
 }
 

@@ -1,0 +1,158 @@
+import PetrelConfig
+import PetrelCore
+import PetrelCrypto
+import Synchronization
+
+/// The HTTP API half of the running configuration (DESIGN §8): the frozen route table with each
+/// route's integration, authorizer, throttle and validator, plus CORS, the node-wide throttle and
+/// the API keys. Built once per `GatewaySettings` and read-only after; a SIGHUP builds a new one
+/// (token buckets and quotas then start afresh).
+final class HTTPAPI: Sendable {
+    struct Route: Sendable {
+        let key: HTTPRouteKey
+        /// This route's number for per-route metrics (`MetricRoutes`).
+        let metricIndex: Int
+        let integration: HTTPAPIIntegration
+        let authorizer: RouteAuthorizer?
+        /// JWT scopes of which the token must carry one (empty: none required).
+        let scopes: [String]
+        /// sigv4: the access key ids this route accepts; nil = all of the authorizer's.
+        let accessKeys: Set<String>?
+        let throttle: SharedTokenBucket?
+        let apiKeyRequired: Bool
+        let validator: HTTPRequestValidator?
+    }
+
+    let router: HTTPRouter<Route>
+    let cors: CORSPolicy?
+    /// Key `throttling`: node-wide, every HTTP route.
+    let throttle: SharedTokenBucket?
+    let apiKeys: APIKeyTable?
+
+    var isEmpty: Bool { router.count == 0 }
+
+    init(_ config: PetrelConfig) throws(GatewaySettings.BuildError) {
+        var authorizers: [String: RouteAuthorizer] = [:]
+        func authorizer(_ name: String) throws(GatewaySettings.BuildError) -> RouteAuthorizer {
+            if let built = authorizers[name] { return built }
+            guard let settings = config.authorizers[name] else {
+                throw GatewaySettings.BuildError(description: "authorizers: no authorizer named \(name)")
+            }
+            let built = try RouteAuthorizer(name: name, settings)
+            authorizers[name] = built
+            return built
+        }
+        var entries: [(HTTPRouteKey, Route)] = []
+        for (text, route) in config.http.routes.sorted(by: { $0.key < $1.key }) {
+            let at = "http.routes.\(text)"
+            let key: HTTPRouteKey
+            do { key = try HTTPRouteKey(parsing: text) } catch { throw GatewaySettings.BuildError(description: "\(at): \(error)") }
+            guard let integrationConfig = config.integrations[route.integration] else {
+                throw GatewaySettings.BuildError(description: "\(at).integration: no integration named \(route.integration)")
+            }
+            let integration = try HTTPAPIIntegration(integrationConfig, key: key, at: at)
+            var validator: HTTPRequestValidator?
+            if let validation = route.validation {
+                var schema: JSONSchema?
+                if let text = validation.bodySchemaJSON {
+                    guard let json = JSONValue.parse(text) else {
+                        throw GatewaySettings.BuildError(description: "\(at).validation.body: not JSON")
+                    }
+                    do { schema = try JSONSchema(json) } catch {
+                        throw GatewaySettings.BuildError(description: "\(at).validation.body: \(error)")
+                    }
+                }
+                validator = HTTPRequestValidator(requiredQuery: validation.query, requiredHeaders: validation.headers, bodySchema: schema)
+            }
+            let routeAuthorizer = try route.authorizer.map { name throws(GatewaySettings.BuildError) in try authorizer(name) }
+            entries.append((key, Route(
+                key: key, metricIndex: MetricRoutes.number(text), integration: integration,
+                authorizer: routeAuthorizer, scopes: route.scopes,
+                accessKeys: route.accessKeys.isEmpty ? nil : Set(route.accessKeys),
+                throttle: route.throttle.map { SharedTokenBucket(rate: $0.rate, burst: $0.burst, nowMs: 0) },
+                apiKeyRequired: route.apiKeyRequired, validator: validator)))
+        }
+        do { router = try HTTPRouter(entries) } catch { throw GatewaySettings.BuildError(description: "http.routes.\(error)") }
+        cors = config.http.cors.map {
+            CORSPolicy(allowOrigins: $0.allowOrigins, allowMethods: $0.allowMethods, allowHeaders: $0.allowHeaders,
+                       exposeHeaders: $0.exposeHeaders, maxAge: $0.maxAge, allowCredentials: $0.allowCredentials)
+        }
+        throttle = config.throttling.map { SharedTokenBucket(rate: $0.rate, burst: $0.burst, nowMs: 0) }
+        apiKeys = config.apiKeys.map(APIKeyTable.init)
+    }
+
+    @inline(__always)
+    func route(method: String, path: String) -> HTTPRouter<Route>.Match? {
+        router.match(method: method, path: path)
+    }
+}
+
+/// What an HTTP route calls.
+enum HTTPAPIIntegration: Sendable {
+    /// `type: mock` with a fixed answer.
+    case mock(status: Int, body: ContextTemplate, headers: [(String, String)])
+    /// `type: mock, mode: echo`: the request body back.
+    case echo
+    /// `type: http`: POSTs API Gateway's HTTP API payload format 2.0 event to `url`.
+    case event(url: String, timeoutMs: Int64)
+    /// `type: http_proxy`: forwards the request itself.
+    case proxy(ProxyTarget, timeoutMs: Int64)
+
+    init(_ config: IntegrationConfig, key: HTTPRouteKey, at: String) throws(GatewaySettings.BuildError) {
+        switch config.type {
+        case .mock:
+            if config.mode == .echo {
+                self = .echo
+            } else {
+                self = .mock(status: config.status ?? 200, body: ContextTemplate(config.body ?? ""),
+                             headers: config.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+            }
+        case .http:
+            self = .event(url: config.url ?? "", timeoutMs: config.httpRouteTimeout)
+        case .httpProxy:
+            self = .proxy(try ProxyTarget(url: config.url ?? "", key: key, at: at), timeoutMs: config.httpRouteTimeout)
+        }
+    }
+}
+
+/// Node-wide API keys (key `api_keys`): each key's usage plan gives it a token bucket and a quota.
+final class APIKeyTable: Sendable {
+    final class Key: Sendable {
+        let id: String
+        let plan: String
+        let throttle: SharedTokenBucket?
+        /// nil inside: the plan has no quota.
+        private let quota: Mutex<UsageQuota?>
+
+        init(id: String, plan: String, throttle: SharedTokenBucket?, quota: UsageQuota?) {
+            self.id = id
+            self.plan = plan
+            self.throttle = throttle
+            self.quota = Mutex(quota)
+        }
+
+        /// Counts one request against the quota; false when it is spent.
+        func useQuota(nowMs: Int64) -> Bool {
+            quota.withLock { quota in
+                guard quota != nil else { return true }
+                return quota!.tryUse(nowMs: nowMs)
+            }
+        }
+    }
+
+    private let byValue: [String: Key]
+
+    init(_ config: APIKeysConfig) {
+        var byValue: [String: Key] = [:]
+        for key in config.keys {
+            let plan = config.plans[key.plan]
+            byValue[key.value] = Key(
+                id: key.id, plan: key.plan,
+                throttle: plan?.throttle.map { SharedTokenBucket(rate: $0.rate, burst: $0.burst, nowMs: 0) },
+                quota: plan?.quota.map { UsageQuota(limit: $0.limit, period: UsageQuota.Period(rawValue: $0.period.rawValue) ?? .day) })
+        }
+        self.byValue = byValue
+    }
+
+    func key(_ value: String) -> Key? { byValue[value] }
+}
