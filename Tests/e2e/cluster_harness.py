@@ -196,7 +196,9 @@ class RedisServer:
                 return out
 
     def conn_ids(self) -> set:
-        return {k[len("petrel:conn:"):] for k in self.keys("petrel:conn:*")}
+        """Ids with a `petrel:conn:{id}` key (sub-keys such as `petrel:conn:{id}:groups` excluded)."""
+        return {k[len("petrel:conn:"):] for k in self.keys("petrel:conn:*")
+                if ":" not in k[len("petrel:conn:"):]}
 
     def total_commands(self) -> int:
         for line in self.cmd("INFO", "stats").splitlines():

@@ -8,7 +8,8 @@ import Synchronization
 /// the API keys. Built once per `GatewaySettings` and read-only after; a SIGHUP builds a new one
 /// (token buckets and quotas then start afresh).
 final class HTTPAPI: Sendable {
-    struct Route: Sendable {
+    /// A class, so selecting a route retains one object rather than each of its fields.
+    final class Route: Sendable {
         let key: HTTPRouteKey
         /// This route's number for per-route metrics (`MetricRoutes`).
         let metricIndex: Int
@@ -21,6 +22,19 @@ final class HTTPAPI: Sendable {
         let throttle: SharedTokenBucket?
         let apiKeyRequired: Bool
         let validator: HTTPRequestValidator?
+
+        init(key: HTTPRouteKey, metricIndex: Int, integration: HTTPAPIIntegration, authorizer: RouteAuthorizer?, scopes: [String],
+             accessKeys: Set<String>?, throttle: SharedTokenBucket?, apiKeyRequired: Bool, validator: HTTPRequestValidator?) {
+            self.key = key
+            self.metricIndex = metricIndex
+            self.integration = integration
+            self.authorizer = authorizer
+            self.scopes = scopes
+            self.accessKeys = accessKeys
+            self.throttle = throttle
+            self.apiKeyRequired = apiKeyRequired
+            self.validator = validator
+        }
     }
 
     let router: HTTPRouter<Route>

@@ -238,15 +238,25 @@ extension Worker {
             return Self.metricsResponse(own)
         }
         let token = awaitAdminResponse(admin)
-        metrics.scrapes[token] = (mailboxes.count, own)
+        metrics.scrapes[token] = (mailboxes.count - 1, own)
         let reply = mailboxes[loop.index]
-        scrapePart(token, nil)
         for (index, mailbox) in mailboxes.enumerated() where index != loop.index {
             let posted = mailbox.post { other in
                 let part = (other.owner as? Worker)?.metricsSnapshot() ?? MetricSet()
                 reply.post { adminLoop in (adminLoop.owner as? Worker)?.scrapePart(token, part) }
             }
-            if !posted { scrapePart(token, nil) }
+            // A loop that has shut its mailbox (draining) answers nothing.
+            if !posted { metrics.scrapes[token]?.remaining -= 1 }
+        }
+        // Answers come on later loop turns; when no loop could be asked, answer now (and drop
+        // the parked callback, which must not fire before this request is marked as waiting).
+        if let scrape = metrics.scrapes[token], scrape.remaining == 0 {
+            metrics.scrapes.removeValue(forKey: token)
+            var set = scrape.set
+            ProcessStats.add(to: &set)
+            let response = Self.metricsResponse(set)
+            finishAdminResponse(token, response)
+            return response
         }
         return nil
     }
