@@ -264,7 +264,7 @@ class Cluster:
             rc = s.wait_exit(20)
             if rc is None:
                 s.kill()
-            if exited_early[nid] is not None:
+            if exited_early[nid] is not None and not s.term_sent:
                 problems.append(f"{nid} exited on its own with {exited_early[nid]}\n{s.describe()}")
             elif rc != 0:
                 problems.append(f"{nid}: exit code on SIGTERM was {rc} (None = had to be killed)\n"

@@ -44,13 +44,13 @@ extension Worker {
             return .json(200, body + "}")
         case .getGroup(let group):
             let local = shared.directory.members(of: group).map(\.0)
-            let token = awaitAdminResponse(admin)
-            registry.members(of: group) { [unowned self] ids in
-                // Redis unreachable: this node's members are all we can vouch for.
-                let all = Set(local).union(ids ?? []).map { JSONText.quoted($0.description) }.sorted()
-                self.finishAdminResponse(token, .json(200, "{\"group\":\(JSONText.quoted(group)),\"connectionIds\":[\(all.joined(separator: ","))]}"))
+            return answer(admin) { reply in
+                self.registry.members(of: group) { ids in
+                    // Redis unreachable: this node's members are all we can vouch for.
+                    let all = Set(local).union(ids ?? []).map { JSONText.quoted($0.description) }.sorted()
+                    reply(.json(200, "{\"group\":\(JSONText.quoted(group)),\"connectionIds\":[\(all.joined(separator: ","))]}"))
+                }
             }
-            return nil
         case .postToGroup(let group):
             guard request.body.count <= settings.limits.maxMessageBytes else { return ManagementError.payloadTooLarge }
             guard let cluster else {
@@ -59,28 +59,28 @@ extension Worker {
             }
             // Every node (this one included, through its subscription) delivers to its own members.
             let body = request.body
-            let token = awaitAdminResponse(admin)
-            cluster.publishGroupPost(group: group, body: body) { [unowned self] published in
-                if !published { self.fanOut(body, to: self.shared.directory.members(of: group)) }
-                self.finishAdminResponse(token, HTTPResponse(status: 200))
+            return answer(admin) { reply in
+                cluster.publishGroupPost(group: group, body: body) { published in
+                    if !published { self.fanOut(body, to: self.shared.directory.members(of: group)) }
+                    reply(HTTPResponse(status: 200))
+                }
             }
-            return nil
         case .joinGroup(let id, let group), .leaveGroup(let id, let group):
             guard let connectionId = ConnectionID(id) else { return ManagementError.gone }
             let joining = call == .joinGroup(id: id, group: group)
             let local = joining ? shared.directory.join(connectionId, group: group) : shared.directory.leave(connectionId, group: group)
             guard cluster != nil else { return local ? HTTPResponse(status: 204) : ManagementError.gone }
-            let token = awaitAdminResponse(admin)
-            let done: (Bool) -> Void = { [unowned self] stored in
-                let ok = local || stored
-                if !ok && !self.registry.isAvailable {
-                    self.finishAdminResponse(token, ManagementError.serviceUnavailable)
-                } else {
-                    self.finishAdminResponse(token, ok ? HTTPResponse(status: 204) : ManagementError.gone)
+            return answer(admin) { reply in
+                let done: (Bool) -> Void = { stored in
+                    let ok = local || stored
+                    if !ok && !self.registry.isAvailable {
+                        reply(ManagementError.serviceUnavailable)
+                    } else {
+                        reply(ok ? HTTPResponse(status: 204) : ManagementError.gone)
+                    }
                 }
+                if joining { self.registry.join(connectionId, group: group, completion: done) } else { self.registry.leave(connectionId, group: group, completion: done) }
             }
-            if joining { registry.join(connectionId, group: group, completion: done) } else { registry.leave(connectionId, group: group, completion: done) }
-            return nil
         case .postToConnection(let id):
             return route(.post(request.body), to: id, admin: admin, bodyCount: request.body.count)
         case .getConnection(let id):
@@ -109,27 +109,39 @@ extension Worker {
         if case .post = operation, bodyCount > settings.limits.maxMessageBytes {
             return ManagementError.payloadTooLarge
         }
-        if shared.directory.loop(of: connectionId) != nil {
-            // Local ids never touch Redis.
-            let token = awaitAdminResponse(admin)
-            performAnywhereOnNode(operation, on: connectionId) { [unowned self] in self.finishAdminResponse(token, $0) }
-            return nil
+        if let owner = shared.directory.loop(of: connectionId) {
+            // Local ids never touch Redis. On this very loop the answer is immediate; the admin
+            // connection only waits for answers from other loops.
+            if owner == loop.index { return perform(operation, on: connectionId) }
+            return answer(admin) { reply in self.performAnywhereOnNode(operation, on: connectionId, completion: reply) }
         }
         guard let cluster else { return ManagementError.gone }
-        let token = awaitAdminResponse(admin)
-        registry.lookup(connectionId) { [unowned self] lookup in
-            switch lookup {
-            case .gone:
-                self.finishAdminResponse(token, ManagementError.gone)
-            case .unavailable:
-                self.finishAdminResponse(token, ManagementError.serviceUnavailable)
-            case .found(let record) where record.node == self.shared.nodeId:
-                // Registered here but no longer open: a stale record.
-                self.finishAdminResponse(token, ManagementError.gone)
-            case .found(let record):
-                cluster.forward(operation, to: connectionId, node: record.node) { self.finishAdminResponse(token, $0) }
+        return answer(admin) { reply in
+            self.registry.lookup(connectionId) { lookup in
+                switch lookup {
+                case .gone:
+                    reply(ManagementError.gone)
+                case .unavailable:
+                    reply(ManagementError.serviceUnavailable)
+                case .found(let record) where record.node == self.shared.nodeId:
+                    // Registered here but no longer open: a stale record.
+                    reply(ManagementError.gone)
+                case .found(let record):
+                    cluster.forward(operation, to: connectionId, node: record.node, completion: reply)
+                }
             }
         }
+    }
+
+    /// Starts work that answers through `reply`, at once or later. An immediate answer is
+    /// returned; otherwise the admin connection waits for it (and its pipelined requests too).
+    func answer(_ admin: Connection, _ start: (_ reply: @escaping (HTTPResponse) -> Void) -> Void) -> HTTPResponse? {
+        let pending = PendingAnswer()
+        start { [unowned self] response in
+            if let token = pending.token { self.finishAdminResponse(token, response) } else { pending.immediate = response }
+        }
+        if let immediate = pending.immediate { return immediate }
+        pending.token = awaitAdminResponse(admin)
         return nil
     }
 
@@ -169,4 +181,10 @@ extension Worker {
             }
         }
     }
+}
+
+/// An answer that may come before or after `answer` returns.
+private final class PendingAnswer {
+    var immediate: HTTPResponse?
+    var token: UInt64?
 }
