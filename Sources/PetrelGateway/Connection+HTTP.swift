@@ -53,6 +53,7 @@ extension Connection {
     func respond(_ response: HTTPResponse, keepAlive: Bool, head: Bool = false) {
         worker.observeResponse(self, response)
         let keep = keepAlive && !worker.draining
+        servedRequest = true
         let bytes = response.serialized(keepAlive: keep, includeBody: !head)
         bytes.withUnsafeBytes { stream.write($0) }
         if !keep {
@@ -105,10 +106,6 @@ extension Connection {
                 respond(.message(403, "Forbidden"), keepAlive: false)
                 return
             }
-        }
-        if worker.draining {
-            respond(.message(503, "Service Unavailable"), keepAlive: false)
-            return
         }
         guard admitWebSocket() else { return }
         if let limiter = worker.shared.connectRate.withLock({ $0 }),
@@ -259,6 +256,10 @@ extension Connection {
         lastActivityMs = openedAtMs
         if !leftover.isEmpty {
             leftover.withUnsafeMutableBytes { handleFrames($0) }
+        }
+        if worker.draining {
+            // Accepted before the listener closed: the client gets its 101, then 1001.
+            close(code: .goingAway, reason: "Going away")
         }
         stream.startReading()
         stream.flush()

@@ -50,6 +50,8 @@ final class Connection: StreamHandler, ConnectionContext {
     var disconnectCode = 1006
     var disconnectReason = ""
     var pausedForBackpressure = false
+    /// At least one HTTP response went out on this connection.
+    var servedRequest = false
     /// An HTTP request whose response comes later (admin calls answered by another loop): further
     /// pipelined requests wait, so responses keep their order. Holds the request's keep-alive.
     var awaitingResponse: (keepAlive: Bool, head: Bool)?
@@ -83,8 +85,7 @@ final class Connection: StreamHandler, ConnectionContext {
 
     /// `GET @connections/{id}` (DESIGN §6).
     func describeForManagement() -> String {
-        let now = WallClock.nowMs()
-        let lastActive = now - (worker.loop.nowMs - lastActivityMs)
+        let lastActive = worker.epochMs(loopTime: lastActivityMs)
         return "{\"connectedAt\":\"\(TimeFormat.iso8601(connectedAtMs))\",\"identity\":{\"sourceIp\":\(JSONText.quoted(sourceIp)),"
             + "\"userAgent\":\(JSONText.quoted(userAgent))},\"lastActiveAt\":\"\(TimeFormat.iso8601(lastActive))\"}"
     }
@@ -195,9 +196,22 @@ final class Connection: StreamHandler, ConnectionContext {
 
     // MARK: Drain
 
+    /// Drain (DESIGN §2): WebSockets get 1001. An HTTP connection between requests closes now;
+    /// one that was just accepted, or is mid-request or mid-handshake, is answered first (a
+    /// handshake completes and then gets 1001; responses carry `Connection: close`), so a
+    /// `--takeover` never turns an accepted connection into a silent reset. The handshake
+    /// deadline and the drain deadline bound the wait.
     func drain() {
         switch phase {
-        case .http: stream.close()
+        case .http:
+            let midRequest = (http?.parser.bufferedByteCount ?? 0) > 0 || awaitingResponse != nil
+                || http?.pendingKey != nil || callInFlight
+            if servedRequest && !midRequest {
+                stream.close()
+            } else if !midRequest {
+                // Accepted just before the listener closed: a short grace for its request.
+                phaseDeadlineMs = min(phaseDeadlineMs, worker.loop.nowMs + worker.settings.limits.closeTimeoutMs)
+            }
         case .open: close(code: .goingAway, reason: "Going away")
         case .closeSent, .closing, .closed: break
         }

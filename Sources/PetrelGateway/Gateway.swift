@@ -116,12 +116,13 @@ public final class Gateway: Sendable {
             watchers.all.append(SignalWatcher(loop: loop, signal: SIGINT, action: stop))
             watchers.all.append(SignalWatcher(loop: loop, signal: SIGHUP) { [self] _ in self.reload() })
         }
+        let pidFile = PidFile(port: publicPort)
+        if options.takeover { pidFile.signalPrevious() }
+        // Written before the ready lines, so a successor started on them finds it.
+        pidFile.write()
         Log.info("listener ready", ["listener": "public", "address": .string(Self.format(pub.host, publicPort)),
                                     "threads": .int(threads.count), "nodeId": .string(options.nodeId)])
         Log.info("listener ready", ["listener": "admin", "address": .string(Self.format(admin.host, adminPort))])
-        let pidFile = PidFile(port: publicPort)
-        if options.takeover { pidFile.signalPrevious() }
-        pidFile.write()
 
         for t in threads { t.join() }
         control.mailbox.post { loop in

@@ -56,12 +56,15 @@ final class Worker: IntegrationServices, IntegrationCompletionTarget {
     /// Loop 0 with Redis: heartbeat, forwarded calls, group broadcasts, node-loss reaping.
     private(set) var cluster: ClusterAgent?
     private var lastRegistryRefreshMs: Int64 = 0
+    /// Epoch minus loop time, taken once (see `epochMs(loopTime:)`).
+    let epochOffsetMs: Int64
     static let registryRefreshEveryMs: Int64 = 30_000
 
     init(loop: EventLoop, shared: GatewayShared, settings: GatewaySettings) {
         self.loop = loop
         self.shared = shared
         self.settings = settings
+        epochOffsetMs = WallClock.nowMs() - loop.nowMs
         if let endpoint = shared.redis {
             let client = RedisClient(loop: loop, endpoint: endpoint)
             let redisRegistry = RedisConnectionRegistry(client: client)

@@ -7,6 +7,8 @@ enum ConnectionOperation: Sendable {
     case post([UInt8])
     case get
     case delete(code: UInt16, reason: String)
+    case join(String)
+    case leave(String)
 }
 
 /// The `@connections` API and groups (DESIGN §6). The admin listener runs on loop 0; a call for a
@@ -65,22 +67,12 @@ extension Worker {
                     reply(HTTPResponse(status: 200))
                 }
             }
-        case .joinGroup(let id, let group), .leaveGroup(let id, let group):
-            guard let connectionId = ConnectionID(id) else { return ManagementError.gone }
-            let joining = call == .joinGroup(id: id, group: group)
-            let local = joining ? shared.directory.join(connectionId, group: group) : shared.directory.leave(connectionId, group: group)
-            guard cluster != nil else { return local ? HTTPResponse(status: 204) : ManagementError.gone }
-            return answer(admin) { reply in
-                let done: (Bool) -> Void = { stored in
-                    let ok = local || stored
-                    if !ok && !self.registry.isAvailable {
-                        reply(ManagementError.serviceUnavailable)
-                    } else {
-                        reply(ok ? HTTPResponse(status: 204) : ManagementError.gone)
-                    }
-                }
-                if joining { self.registry.join(connectionId, group: group, completion: done) } else { self.registry.leave(connectionId, group: group, completion: done) }
-            }
+        case .joinGroup(let id, let group):
+            // Membership changes go to the owning node like any other call, so the owner's local
+            // directory knows them too and can write them back after a Redis outage.
+            return route(.join(group), to: id, admin: admin, bodyCount: 0)
+        case .leaveGroup(let id, let group):
+            return route(.leave(group), to: id, admin: admin, bodyCount: 0)
         case .postToConnection(let id):
             return route(.post(request.body), to: id, admin: admin, bodyCount: request.body.count)
         case .getConnection(let id):
@@ -161,6 +153,14 @@ extension Worker {
             return .json(200, connection.describeForManagement())
         case .delete(let code, let reason):
             connection.close(code: WebSocketCloseCode(rawValue: code), reason: reason)
+            return HTTPResponse(status: 204)
+        case .join(let group):
+            guard shared.directory.join(id, group: group) else { return ManagementError.gone }
+            registry.join(id, group: group) { _ in }
+            return HTTPResponse(status: 204)
+        case .leave(let group):
+            guard shared.directory.leave(id, group: group) else { return ManagementError.gone }
+            registry.leave(id, group: group) { _ in }
             return HTTPResponse(status: 204)
         }
     }

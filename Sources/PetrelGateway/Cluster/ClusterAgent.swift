@@ -37,6 +37,9 @@ final class ClusterAgent {
     }
 
     func start() {
+        subscriber.onStateChange = { [unowned self] up in
+            if !up { self.worker.shared.registryReachable.store(false, ordering: .relaxed) }
+        }
         subscriber.start(channels: [Self.nodeChannel(nodeId), Self.broadcastChannel]) { [unowned self] _, payload in
             self.received(payload)
         }
@@ -66,8 +69,15 @@ final class ClusterAgent {
         if ticks % 20 == 5 { reapDeadNodes() }
     }
 
+    /// The heartbeat doubles as the registry probe for `/readyz`: a Redis that accepts
+    /// connections but does not answer makes the node not ready.
     private func heartbeat() {
-        client.command(["SET", Self.aliveKey(nodeId), "1", "PX", String(Self.heartbeatTTLMs)]) { _ in }
+        client.command(["SET", Self.aliveKey(nodeId), "1", "PX", String(Self.heartbeatTTLMs)]) { [unowned self] result in
+            let answered: Bool
+            if case .success = result { answered = true } else { answered = false }
+            // Ready only when calls can also be answered: replies come back on our subscription.
+            self.worker.shared.registryReachable.store(answered && self.subscriber.isConnected, ordering: .relaxed)
+        }
         client.command(["SADD", "petrel:nodes", nodeId]) { _ in }
     }
 
@@ -76,6 +86,11 @@ final class ClusterAgent {
     /// Sends `operation` to the node that owns `id`; answers with that node's response, 410 when
     /// the node is gone, 503 when Redis is unreachable, 504 when a live owner does not answer.
     func forward(_ operation: ConnectionOperation, to id: ConnectionID, node: String, completion: @escaping (HTTPResponse) -> Void) {
+        guard subscriber.isConnected else {
+            // The owner's answer would come back on a subscription we do not have yet.
+            completion(ManagementError.serviceUnavailable)
+            return
+        }
         nextRequest += 1
         let requestId = nextRequest
         let message = ClusterMessage.request(id: requestId, from: nodeId, operation: operation, connection: id).encoded()

@@ -17,6 +17,8 @@ enum ClusterMessage {
             case .post(let bytes): object["op"] = "post"; object["body"] = Data(bytes).base64EncodedString()
             case .get: object["op"] = "get"
             case .delete(let code, let reason): object["op"] = "delete"; object["code"] = Int(code); object["reason"] = reason
+            case .join(let group): object["op"] = "join"; object["group"] = group
+            case .leave(let group): object["op"] = "leave"; object["group"] = group
             }
         case .reply(let id, let response):
             object = ["t": "rep", "id": String(id), "status": response.status,
@@ -41,6 +43,8 @@ enum ClusterMessage {
             case "post": operation = .post(body())
             case "get": operation = .get
             case "delete": operation = .delete(code: UInt16(object["code"] as? Int ?? 1000), reason: object["reason"] as? String ?? "")
+            case "join": operation = .join(object["group"] as? String ?? "")
+            case "leave": operation = .leave(object["group"] as? String ?? "")
             default: return nil
             }
             self = .request(id: id, from: from, operation: operation, connection: connection)

@@ -7,17 +7,24 @@ extension Worker {
     var registryTTLMs: Int64 { settings.limits.maxConnectionDurationMs + 10 * 60 * 1000 }
 
     func record(for connection: Connection) -> ConnectionRecord {
-        let now = WallClock.nowMs()
-        return ConnectionRecord(id: connection.connectionId, node: shared.nodeId, connectedAtMs: connection.connectedAtMs,
-                                sourceIp: connection.sourceIp, userAgent: connection.userAgent,
-                                domainName: connection.domainName,
-                                lastActiveAtMs: now - (loop.nowMs - connection.lastActivityMs))
+        ConnectionRecord(id: connection.connectionId, node: shared.nodeId, connectedAtMs: connection.connectedAtMs,
+                         sourceIp: connection.sourceIp, userAgent: connection.userAgent,
+                         domainName: connection.domainName,
+                         lastActiveAtMs: epochMs(loopTime: connection.lastActivityMs))
+    }
+
+    /// Converts the loop's monotonic time to epoch milliseconds with one offset fixed per loop, so
+    /// the same instant always reads the same (a forwarded GET answers exactly what the owner does).
+    func epochMs(loopTime: Int64) -> Int64 {
+        loopTime + epochOffsetMs
     }
 
     /// Redis came back (or went away). On return, write back every live connection and its groups,
     /// so registrations made during the outage reach the cluster and the registry converges.
     func registryStateChanged(_ up: Bool) {
-        if loop.index == 0 { shared.registryReachable.store(up, ordering: .relaxed) }
+        // Loop 0 going down makes the node not ready at once; readiness comes back with the
+        // next heartbeat that Redis answers while the subscription is up (ClusterAgent).
+        if loop.index == 0 && !up { shared.registryReachable.store(false, ordering: .relaxed) }
         Log.info(up ? "registry reachable" : "registry unreachable", ["loop": .int(loop.index)])
         guard up else { return }
         let ttl = registryTTLMs
