@@ -222,6 +222,11 @@ extension Connection {
     /// `@connections` call from any node right after the 101 finds it (DESIGN §7). With Redis
     /// down the connection still opens (local calls work) and is written back on recovery.
     private func finishUpgrade(key: String, subprotocol: String?) {
+        guard worker.cluster != nil || worker.redisClient != nil else {
+            // Alone, the local directory is the registry: nothing to wait for.
+            sendSwitchingProtocols(key: key, subprotocol: subprotocol)
+            return
+        }
         stream.stopReading()
         worker.registry.register(worker.record(for: self), ttlMs: worker.registryTTLMs) { [self] _ in
             guard phase == .http else {

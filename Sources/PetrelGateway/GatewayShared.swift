@@ -16,15 +16,12 @@ final class GatewayShared: Sendable {
 
     /// Set with `registry.redis`: every loop then keeps its own Redis command connection.
     let redis: RedisEndpoint?
-    /// The single-node registry all loops share when there is no Redis.
-    let inMemoryRegistry: InMemoryConnectionRegistry?
     /// Loop 0's view of Redis, for `/readyz` (DESIGN §7: the registry must be reachable).
     let registryReachable = Atomic<Bool>(true)
 
     init(nodeId: String, redis: RedisEndpoint?) {
         self.nodeId = nodeId
         self.redis = redis
-        inMemoryRegistry = redis == nil ? InMemoryConnectionRegistry(clock: { WallClock.nowMs() }) : nil
         if redis != nil { registryReachable.store(false, ordering: .relaxed) }
         connectRate = Mutex(nil)
     }

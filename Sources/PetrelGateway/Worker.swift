@@ -74,7 +74,7 @@ final class Worker: IntegrationServices, IntegrationCompletionTarget {
                 cluster = ClusterAgent(worker: self, client: client, registry: redisRegistry, endpoint: endpoint)
             }
         } else {
-            registry = shared.inMemoryRegistry!
+            registry = SingleNodeRegistry(directory: shared.directory)
         }
         requestIdHigh = ids.makeID().high
         if let client = redisClient {
