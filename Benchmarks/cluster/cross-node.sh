@@ -40,9 +40,9 @@ stats() { redis-cli -p "$rport" info commandstats | tr -d '\r' | awk -F'[:=,]' '
 
 start node-a --redis "redis://127.0.0.1:$rport/0"
 start node-b --redis "redis://127.0.0.1:$rport/0"
-echo "cross-node fanout (clients on A, posts via B, rate $rate/s): $(lt fanout -c 100 --rate "$rate" -w 1s -d "$duration" \
+echo "cross-node fanout (clients on A, posts via B, rate $rate/s): $(lt fanout -c 100 -t "${THREADS:-1}" --rate "$rate" -w 1s -d "$duration" \
     --admin-url "http://127.0.0.1:$(port node-b admin)" --token bench-token "ws://127.0.0.1:$(port node-a public)/")"
-echo "same-node fanout (clients on A, posts via A):               $(lt fanout -c 100 --rate "$rate" -w 1s -d "$duration" \
+echo "same-node fanout (clients on A, posts via A):               $(lt fanout -c 100 -t "${THREADS:-1}" --rate "$rate" -w 1s -d "$duration" \
     --admin-url "http://127.0.0.1:$(port node-a admin)" --token bench-token "ws://127.0.0.1:$(port node-a public)/")"
 
 redis-cli -p "$rport" config resetstat >/dev/null
