@@ -12,7 +12,8 @@ extension Connection {
         session.parser.feed(UnsafeRawBufferPointer(bytes))
         // A handshake waiting for its authorizer or `$connect` (pendingKey) parses nothing more:
         // bytes pipelined behind it are WebSocket frames if it succeeds, and dropped if not.
-        while phase == .http && awaitingResponse == nil && session.pendingKey == nil {
+        while phase == .http && awaitingResponse == nil && session.pendingKey == nil
+                && session.admin.count < AdminPipeline.maxParked {
             switch session.parser.next() {
             case .needMore:
                 return
@@ -26,16 +27,33 @@ extension Connection {
                 phaseDeadlineMs = worker.loop.nowMs + worker.settings.limits.handshakeTimeoutMs
                 if isAdmin {
                     let isHead = request.head.method == "HEAD"
+                    session.admin.current = (request.head.keepAlive, isHead)
                     if let response = worker.handleManagement(request, from: self) {
-                        respond(response, keepAlive: request.head.keepAlive, head: isHead)
-                    } else {
-                        awaitingResponse = (request.head.keepAlive, isHead)
+                        if session.admin.isEmpty {
+                            respond(response, keepAlive: request.head.keepAlive, head: isHead)
+                        } else {
+                            session.admin.append(response)
+                        }
                     }
                 } else {
                     handlePublicRequest(request)
                 }
             }
         }
+    }
+
+    /// An admin answer that came later: responses go out in request order, then parsing goes on.
+    func finishParkedAdminResponse(_ slot: AdminPipeline.Slot, _ response: HTTPResponse) {
+        guard phase == .http, let session = http else { return }
+        slot.response = response
+        let resume = session.admin.count >= AdminPipeline.maxParked
+        while phase == .http, let (ready, keepAlive, head) = session.admin.popReady() {
+            respond(ready, keepAlive: keepAlive, head: head)
+        }
+        if resume && phase == .http {
+            handleHTTPBytes(UnsafeMutableRawBufferPointer(start: nil, count: 0))
+        }
+        stream.flush()
     }
 
     /// The answer to the request we were waiting on; then go on with pipelined requests.

@@ -205,6 +205,7 @@ final class Connection: StreamHandler, ConnectionContext {
         switch phase {
         case .http:
             let midRequest = (http?.parser.bufferedByteCount ?? 0) > 0 || awaitingResponse != nil
+                || !(http?.admin.isEmpty ?? true)
                 || http?.pendingKey != nil || callInFlight
             if servedRequest && !midRequest {
                 stream.close()
@@ -235,6 +236,8 @@ final class Connection: StreamHandler, ConnectionContext {
 /// Holds the HTTP parser only until the upgrade, so WebSocket connections do not carry it.
 final class HTTPSession {
     var parser: HTTPRequestParser
+    /// Admin requests whose answers come later (from other loops or nodes), in request order.
+    var admin = AdminPipeline()
     /// The handshake while its authorizer or `$connect` runs.
     var pendingKey: String?
     var pendingHead: HTTPRequestHead?

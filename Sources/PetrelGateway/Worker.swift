@@ -129,8 +129,12 @@ final class Worker: IntegrationServices, IntegrationCompletionTarget {
         return nextAdminToken
     }
 
+    /// Parks the current admin request's answer; later requests on the connection go on being
+    /// served meanwhile (their answers wait their turn), so one keep-alive connection carries
+    /// many cross-loop and cross-node calls at once.
     func awaitAdminResponse(_ admin: Connection) -> UInt64 {
-        awaitCallback { admin.finishAsyncResponse($0) }
+        guard let slot = admin.http?.admin.park() else { return awaitCallback { _ in } }
+        return awaitCallback { admin.finishParkedAdminResponse(slot, $0) }
     }
 
     func finishCallback(_ token: UInt64, _ response: HTTPResponse) {
