@@ -68,11 +68,9 @@ extension Worker {
                 }
             }
         case .joinGroup(let id, let group):
-            // Membership changes go to the owning node like any other call, so the owner's local
-            // directory knows them too and can write them back after a Redis outage.
-            return route(.join(group), to: id, admin: admin, bodyCount: 0)
+            return changeMembership(id, group: group, joining: true, admin: admin)
         case .leaveGroup(let id, let group):
-            return route(.leave(group), to: id, admin: admin, bodyCount: 0)
+            return changeMembership(id, group: group, joining: false, admin: admin)
         case .postToConnection(let id):
             return route(.post(request.body), to: id, admin: admin, bodyCount: request.body.count)
         case .getConnection(let id):
@@ -101,25 +99,45 @@ extension Worker {
         if case .post = operation, bodyCount > settings.limits.maxMessageBytes {
             return ManagementError.payloadTooLarge
         }
-        if let owner = shared.directory.loop(of: connectionId) {
-            // Local ids never touch Redis. On this very loop the answer is immediate; the admin
-            // connection only waits for answers from other loops.
-            if owner == loop.index { return perform(operation, on: connectionId) }
-            return answer(admin) { reply in self.performAnywhereOnNode(operation, on: connectionId, completion: reply) }
+        return answer(admin) { reply in self.dispatch(operation, to: connectionId, completion: reply) }
+    }
+
+    /// Runs a call on the node and loop that own the connection. Local ids never touch Redis; on
+    /// this very loop the answer comes at once.
+    func dispatch(_ operation: ConnectionOperation, to connectionId: ConnectionID, completion reply: @escaping (HTTPResponse) -> Void) {
+        if shared.directory.loop(of: connectionId) != nil {
+            performAnywhereOnNode(operation, on: connectionId, completion: reply)
+            return
         }
-        guard let cluster else { return ManagementError.gone }
+        guard let cluster else { return reply(ManagementError.gone) }
+        registry.lookup(connectionId) { lookup in
+            switch lookup {
+            case .gone:
+                reply(ManagementError.gone)
+            case .unavailable:
+                reply(ManagementError.serviceUnavailable)
+            case .found(let record) where record.node == self.shared.nodeId:
+                // Registered here but no longer open: a stale record.
+                reply(ManagementError.gone)
+            case .found(let record):
+                cluster.forward(operation, to: connectionId, node: record.node, completion: reply)
+            }
+        }
+    }
+
+    /// Group membership: the owning node records it locally (so it can write it back after a
+    /// Redis outage), then this node stores it in the registry before answering, so a read from
+    /// any node right after the 204 sees it.
+    private func changeMembership(_ id: String, group: String, joining: Bool, admin: Connection) -> HTTPResponse? {
+        guard let connectionId = ConnectionID(id) else { return ManagementError.gone }
         return answer(admin) { reply in
-            self.registry.lookup(connectionId) { lookup in
-                switch lookup {
-                case .gone:
-                    reply(ManagementError.gone)
-                case .unavailable:
-                    reply(ManagementError.serviceUnavailable)
-                case .found(let record) where record.node == self.shared.nodeId:
-                    // Registered here but no longer open: a stale record.
-                    reply(ManagementError.gone)
-                case .found(let record):
-                    cluster.forward(operation, to: connectionId, node: record.node, completion: reply)
+            self.dispatch(joining ? .join(group) : .leave(group), to: connectionId) { response in
+                guard response.status == 204 else { return reply(response) }
+                let stored: (Bool) -> Void = { _ in reply(response) }
+                if joining {
+                    self.registry.join(connectionId, group: group, completion: stored)
+                } else {
+                    self.registry.leave(connectionId, group: group, completion: stored)
                 }
             }
         }
@@ -155,13 +173,9 @@ extension Worker {
             connection.close(code: WebSocketCloseCode(rawValue: code), reason: reason)
             return HTTPResponse(status: 204)
         case .join(let group):
-            guard shared.directory.join(id, group: group) else { return ManagementError.gone }
-            registry.join(id, group: group) { _ in }
-            return HTTPResponse(status: 204)
+            return shared.directory.join(id, group: group) ? HTTPResponse(status: 204) : ManagementError.gone
         case .leave(let group):
-            guard shared.directory.leave(id, group: group) else { return ManagementError.gone }
-            registry.leave(id, group: group) { _ in }
-            return HTTPResponse(status: 204)
+            return shared.directory.leave(id, group: group) ? HTTPResponse(status: 204) : ManagementError.gone
         }
     }
 
