@@ -240,7 +240,7 @@ extension Connection {
     /// `@connections` call from any node right after the 101 finds it (DESIGN §7). With Redis
     /// down the connection still opens (local calls work) and is written back on recovery.
     private func finishUpgrade(key: String, subprotocol: String?) {
-        guard worker.cluster != nil || worker.redisClient != nil else {
+        guard worker.shared.redis != nil else {
             // Alone, the local directory is the registry: nothing to wait for.
             sendSwitchingProtocols(key: key, subprotocol: subprotocol)
             return

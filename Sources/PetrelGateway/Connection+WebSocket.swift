@@ -29,6 +29,9 @@ extension Connection {
         let settings = worker.settings
         let route = settings.selectRoute(payload)
         worker.metrics.counters.received(route?.metricIndex ?? 0, payload.count)
+        let requestId = worker.nextRequestID()
+        let messageId = worker.nextRequestID()
+        let receivedAtMs = WallClock.nowMs()
         if callInFlight || !pendingWork.isEmpty {
             // Keep arrival order behind the call in flight; the copy is the price of waiting.
             guard pendingMessageCount < settings.limits.maxPendingMessages else {
@@ -39,12 +42,11 @@ extension Connection {
             }
             pendingMessageCount += 1
             pendingWork.append(.message(route: route, body: Array(payload), isBinary: opcode == .binary,
-                                        requestId: worker.nextRequestID(), messageId: worker.nextRequestID(),
-                                        requestTimeMs: WallClock.nowMs()))
+                                        requestId: requestId, messageId: messageId, requestTimeMs: receivedAtMs))
             return
         }
         invokeMessage(route: route, payload: payload, isBinary: opcode == .binary,
-                      requestId: worker.nextRequestID(), messageId: worker.nextRequestID(), requestTimeMs: WallClock.nowMs())
+                      requestId: requestId, messageId: messageId, requestTimeMs: receivedAtMs)
     }
 
     /// API Gateway's own error frames: `{"message":..., "connectionId":..., "requestId":...}`.

@@ -141,9 +141,6 @@ final class Worker: IntegrationServices, IntegrationCompletionTarget {
         pendingAdmin.removeValue(forKey: token)?(response)
     }
 
-    func finishAdminResponse(_ token: UInt64, _ response: HTTPResponse) {
-        finishCallback(token, response)
-    }
 
     /// `http` authorizer decisions by identity, with their expiry (loop time).
     private var authorizationCache: [String: (expiresMs: Int64, decision: AuthorizerDecision)] = [:]

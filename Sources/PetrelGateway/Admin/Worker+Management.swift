@@ -148,7 +148,7 @@ extension Worker {
     func answer(_ admin: Connection, _ start: (_ reply: @escaping (HTTPResponse) -> Void) -> Void) -> HTTPResponse? {
         let pending = PendingAnswer()
         start { [unowned self] response in
-            if let token = pending.token { self.finishAdminResponse(token, response) } else { pending.immediate = response }
+            if let token = pending.token { self.finishCallback(token, response) } else { pending.immediate = response }
         }
         if let immediate = pending.immediate { return immediate }
         pending.token = awaitAdminResponse(admin)

@@ -255,7 +255,7 @@ extension Worker {
             var set = scrape.set
             ProcessStats.add(to: &set)
             let response = Self.metricsResponse(set)
-            finishAdminResponse(token, response)
+            finishCallback(token, response)
             return response
         }
         return nil
@@ -275,7 +275,7 @@ extension Worker {
         }
         metrics.scrapes.removeValue(forKey: token)
         ProcessStats.add(to: &scrape.set)
-        finishAdminResponse(token, Self.metricsResponse(scrape.set))
+        finishCallback(token, Self.metricsResponse(scrape.set))
     }
 
     private static func metricsResponse(_ set: MetricSet) -> HTTPResponse {
