@@ -43,7 +43,7 @@ def loadtest_binary() -> str | None:
 def loadtest_bin() -> str:
     b = loadtest_binary()
     if not b or not os.path.exists(b):
-        pytest.skip(f"petrel-loadtest not found at {b!r} (set LOADTEST_BIN or build release)")
+        pytest.fail(f"petrel-loadtest not found at {b!r} (set LOADTEST_BIN or build release)")
     return b
 
 
@@ -51,7 +51,7 @@ def loadtest_bin() -> str:
 def petrel_bin() -> str:
     b = petrel_binary()
     if not b or not os.path.exists(b):
-        pytest.skip(f"petrel binary not found at {b!r} (set PETREL_BIN or build release)")
+        pytest.fail(f"petrel binary not found at {b!r} (set PETREL_BIN or build release)")
     return b
 
 
