@@ -18,6 +18,8 @@ final class ClusterAgent {
     private var ticks = 0
     private var nextRequest: UInt64 = 0
     private var pending: [UInt64: (deadlineMs: Int64, completion: (HTTPResponse) -> Void)] = [:]
+    /// Forwarded calls whose live owner was not subscribed yet, sent again on the next tick.
+    private var republish: [(message: [UInt8], requestId: UInt64, node: String)] = []
     private var reapedDisconnects: [ReapedDisconnect] = []
 
     static let heartbeatEveryMs: Int64 = 2000
@@ -64,6 +66,11 @@ final class ClusterAgent {
             pending.removeValue(forKey: id)
             entry.completion(ManagementError.gatewayTimeout)
         }
+        let again = republish
+        republish.removeAll()
+        for call in again where pending[call.requestId] != nil {
+            publish(call.message, requestId: call.requestId, node: call.node)
+        }
         ticks += 1
         if ticks % 8 == 0 { heartbeat() }
         if ticks % 20 == 5 { reapDeadNodes() }
@@ -93,15 +100,28 @@ final class ClusterAgent {
         }
         nextRequest += 1
         let requestId = nextRequest
-        let message = ClusterMessage.request(id: requestId, from: nodeId, operation: operation, connection: id).encoded()
         pending[requestId] = (worker.loop.nowMs + Self.forwardTimeoutMs, completion)
+        let message = ClusterMessage.request(id: requestId, from: nodeId, operation: operation, connection: id).encoded()
+        publish(message, requestId: requestId, node: node)
+    }
+
+    /// Publishes a forwarded call. Nobody listening means the owner is gone (410) — unless its
+    /// heartbeat is alive, i.e. it is re-subscribing after a Redis blip: then try again on the
+    /// next tick, within the call's 2 s deadline (which answers 504 if it never resubscribes).
+    private func publish(_ message: [UInt8], requestId: UInt64, node: String) {
         client.command([Array("PUBLISH".utf8), Array(Self.nodeChannel(node).utf8), message]) { [unowned self] result in
             switch result {
             case .success(.integer(let receivers)) where receivers > 0:
                 break
             case .success:
-                // Nobody listens on the owner's channel: the node is gone, and so is the connection.
-                self.pending.removeValue(forKey: requestId)?.completion(ManagementError.gone)
+                self.client.command(["EXISTS", Self.aliveKey(node)]) { alive in
+                    guard self.pending[requestId] != nil else { return }
+                    if case .success(.integer(1)) = alive {
+                        self.republish.append((message, requestId, node))
+                    } else {
+                        self.pending.removeValue(forKey: requestId)?.completion(ManagementError.gone)
+                    }
+                }
             case .failure:
                 self.pending.removeValue(forKey: requestId)?.completion(ManagementError.serviceUnavailable)
             }
