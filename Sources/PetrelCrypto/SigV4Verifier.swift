@@ -50,7 +50,7 @@ public struct SigV4Verifier: Sendable {
     public init(credentials: [SigV4Credentials], service: String = "execute-api", maxClockSkewSeconds: Int = 300) {
         var keys: [String: [UInt8]] = [:]
         for credential in credentials where keys[credential.accessKeyId] == nil {
-            keys[credential.accessKeyId] = Array(("AWS4" + credential.secretAccessKey).utf8)
+            keys[credential.accessKeyId] = SigV4Signing.prefixedSecret(credential.secretAccessKey)
         }
         self.keys = keys
         self.service = service
@@ -125,23 +125,15 @@ public struct SigV4Verifier: Sendable {
             canonicalHeaders += name + ":" + found.joined(separator: ",") + "\n"
         }
 
-        let canonicalRequest = [
-            method,
-            SigV4Canonical.uri(rawPath),
-            SigV4Canonical.query(rawQuery),
-            canonicalHeaders,
-            authorization.signedHeadersText,
-            contentHash ?? bodyHash,
-        ].joined(separator: "\n")
-
-        let scope = "\(authorization.date)/\(authorization.region)/\(authorization.service)/aws4_request"
-        let stringToSign = "\(Self.algorithm)\n\(amzDate)\n\(scope)\n\(SHA256.hex(canonicalRequest))"
-
-        var key = HMACSHA256.authenticationCode(key: secretKey, message: authorization.date)
-        key = HMACSHA256.authenticationCode(key: key, message: authorization.region)
-        key = HMACSHA256.authenticationCode(key: key, message: authorization.service)
-        key = HMACSHA256.authenticationCode(key: key, message: "aws4_request")
-        let expected = Hex.lowercase(HMACSHA256.authenticationCode(key: key, message: stringToSign))
+        let canonicalRequest = SigV4Signing.canonicalRequest(
+            method: method, rawPath: rawPath, rawQuery: rawQuery, canonicalHeaders: canonicalHeaders,
+            signedHeaders: authorization.signedHeadersText, payloadHash: contentHash ?? bodyHash)
+        let signingKey = SigV4Signing.signingKey(
+            prefixedSecret: secretKey, date: authorization.date, region: authorization.region, service: authorization.service)
+        let expected = SigV4Signing.signature(
+            signingKey: signingKey, amzDate: amzDate,
+            scope: SigV4Signing.scope(date: authorization.date, region: authorization.region, service: authorization.service),
+            canonicalRequest: canonicalRequest)
 
         guard ConstantTime.equal(Array(expected.utf8), Array(authorization.signature.utf8)) else {
             return .failure(.badSignature)

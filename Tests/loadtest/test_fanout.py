@@ -84,3 +84,51 @@ def test_fanout_to_a_group_against_petrel(petrel_server, run_loadtest):
     t = report["totals"]
     assert t["errors"] == 0, t["errors_by_kind"]
     assert 1600 <= t["messages"] <= 2400, t["messages"]  # 100 posts/s × 10 members × 2 s
+
+
+SIGV4_CONFIG = "stage: prod\n" + FANOUT_CONFIG.replace(
+    "{bearer_tokens: [lt-token]}", "{sigv4: [{access_key_id: AKIDLOADTEST, secret_access_key: lt-secret/+=}]}")
+
+
+@pytest.mark.parametrize("stage", ["", "/prod"])
+def test_fanout_with_sigv4_against_petrel(petrel_server, run_loadtest, stage):
+    srv = petrel_server(SIGV4_CONFIG)
+    rc, report, out, err = run_loadtest("fanout", "-c", "10", "--rate", "200", "-d", "2s",
+                                        "--admin-url", f"http://127.0.0.1:{srv.admin_port}{stage}",
+                                        "--access-key", "AKIDLOADTEST", "--secret-key", "lt-secret/+=",
+                                        "--region", "eu-west-1", srv.url)
+    assert rc == 0, err
+    t = report["totals"]
+    assert t["errors"] == 0, t["errors_by_kind"]
+    assert report["params"]["auth"] == "sigv4"
+    # every post is delivered: 200 posts/s for 2 s, minus those still in flight at the end
+    assert t["messages"] + t["in_flight_at_end"] == t["sent"], t
+    assert 360 <= t["messages"] <= 440, t
+
+
+def test_fanout_to_a_group_with_sigv4_against_petrel(petrel_server, run_loadtest):
+    srv = petrel_server(SIGV4_CONFIG)
+    rc, report, _, err = run_loadtest("fanout", "-c", "5", "--rate", "50", "-d", "2s", "--group", "g1",
+                                      "--admin-url", f"http://127.0.0.1:{srv.admin_port}/prod",
+                                      "--access-key", "AKIDLOADTEST", "--secret-key", "lt-secret/+=", srv.url)
+    assert rc == 0, err
+    t = report["totals"]
+    assert t["errors"] == 0, t["errors_by_kind"]
+    assert 400 <= t["messages"] <= 600, t["messages"]  # 50 posts/s × 5 members × 2 s
+
+
+def test_fanout_with_a_wrong_sigv4_secret_counts_403(petrel_server, run_loadtest):
+    srv = petrel_server(SIGV4_CONFIG)
+    rc, report, _, err = run_loadtest("fanout", "-c", "3", "--rate", "100", "-d", "1s",
+                                      "--admin-url", f"http://127.0.0.1:{srv.admin_port}",
+                                      "--access-key", "AKIDLOADTEST", "--secret-key", "wrong", srv.url)
+    t = report["totals"]
+    assert set(t["errors_by_kind"]) == {"post_http_403"}, t["errors_by_kind"]
+    assert t["errors_by_kind"]["post_http_403"] >= 80
+    assert t["messages"] == 0
+
+
+def test_sigv4_flags_are_checked(run_loadtest):
+    rc, _, _, err = run_loadtest("fanout", "--admin-url", "http://127.0.0.1:9", "--access-key", "A",
+                                 "ws://127.0.0.1:9/", json_report=False)
+    assert rc == 2 and "--secret-key" in err, err

@@ -46,6 +46,13 @@ final class ClientConnection {
     var closeSentByUs = false
     var connectionId: String?
     var idBytes: [UInt8] = []
+    /// fanout and chat: in the worker's `ready` list (id learnt, or room joined).
+    var isReady = false
+    /// chat: the user's number over the whole run (room = userId % rooms), the start of each of its
+    /// messages up to `"q":`, and per member of its room the last sequence number received.
+    var userId = -1
+    var chatPrefix: [UInt8] = []
+    var lastSeq: [UInt32] = []
     var nextSendNs: UInt64 = 0
     var responseStatus = 0
     var responseClose = false

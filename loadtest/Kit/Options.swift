@@ -1,15 +1,18 @@
 import Foundation
+import PetrelCrypto
 
 /// What one run of `petrel-loadtest` does (DESIGN §10). Parsed by the executable, read by every
 /// loop thread, never mutated once the run starts.
 public enum Scenario: String, Sendable, CaseIterable {
-    case connect, echo, hold, fanout, http
+    case connect, echo, hold, fanout, chat, http
 }
 
 /// How the fanout scenario delivers its posts.
-public enum FanoutAuth: Sendable, Equatable {
+public enum FanoutAuth: Sendable {
     case none
     case bearer(String)
+    /// AWS Signature Version 4 (service `execute-api`), checked against `admin.auth.sigv4`.
+    case sigv4(SigV4Signer)
 }
 
 public struct LoadTestOptions: Sendable {
@@ -48,6 +51,12 @@ public struct LoadTestOptions: Sendable {
     public var adminURL: TargetURL?
     public var auth: FanoutAuth = .none
     public var group: String?
+    /// chat: `rooms` × `usersPerRoom` connections (user g is in room g % rooms); each sends
+    /// `{"action":ROUTE,"room":"rN","u":g,"q":seq,"t":ns,"data":"…"}` after joining with
+    /// `{"action":"join","room":"rN"}` (answered with anything containing `"joined"`).
+    public var rooms = 1
+    public var usersPerRoom = 2
+    public var route = "sendmessage"
     /// Maximum handshakes pending at once per thread while opening connections.
     public var maxPendingHandshakes = 200
     /// Progress lines: nil = decide from isatty(2).

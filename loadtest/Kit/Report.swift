@@ -86,6 +86,13 @@ public enum Report {
         if o.scenario == .fanout {
             p.append(("admin_url", o.adminURL.map { .string($0.description) } ?? .null))
             p.append(("group", o.group.map { .string($0) } ?? .null))
+            p.append(("auth", .string(authName(o.auth))))
+        }
+        if o.scenario == .chat {
+            p.append(("rooms", .int(o.rooms)))
+            p.append(("users_per_room", .int(o.usersPerRoom)))
+            p.append(("route", .string(o.route)))
+            p.append(("rate_per_user", o.rate.map { .double($0 / Double(max(1, o.connections))) } ?? .null))
         }
         if o.target.isTLS { p.append(("insecure", .bool(o.insecure))) }
         return .object(p)
@@ -108,6 +115,7 @@ public enum Report {
             ("client_cores", .int(r.clientCores)),
             ("file_limit", .int(r.fileLimit)),
         ]
+        if r.options.scenario == .chat { totals.append(("deliveries_expected", .int(r.deliveriesExpected))) }
         if let v = r.serverCPUPercent { totals.append(("server_cpu_pct", .double(v.rounded()))) }
         if let v = r.serverRSSBeforeBytes { totals.append(("server_rss_before_bytes", .int(v))) }
         if let v = r.serverRSSHeldBytes { totals.append(("server_rss_held_bytes", .int(v))) }
@@ -142,13 +150,21 @@ public enum Report {
         ])
     }
 
+    static func authName(_ a: FanoutAuth) -> String {
+        switch a {
+        case .none: return "none"
+        case .bearer: return "bearer"
+        case .sigv4: return "sigv4"
+        }
+    }
+
     static func round1(_ v: Double) -> Double { (v * 10).rounded() / 10 }
 
     static func unitName(_ s: Scenario) -> String {
         switch s {
         case .connect: return "handshakes"
         case .http: return "requests"
-        case .fanout: return "deliveries"
+        case .fanout, .chat: return "deliveries"
         default: return "messages"
         }
     }
@@ -185,6 +201,10 @@ public enum Report {
             shape = "\(o.connections) at once" + (o.rate.map { String(format: ", at most %.0f/s", $0) } ?? "")
         case .fanout:
             shape += o.rate.map { String(format: ", %.0f posts/s", $0) } ?? ", \(o.inflight) posts in flight"
+        case .chat:
+            shape = "\(o.rooms) room\(o.rooms == 1 ? "" : "s") × \(o.usersPerRoom) users"
+                + String(format: ", %.0f msg/s in total (%.3g per user)", o.rate ?? 0, (o.rate ?? 0) / Double(max(1, o.connections)))
+                + ", \(o.size) B data"
         }
         lines.append("petrel-loadtest \(o.scenario.rawValue) \(o.target)")
         lines.append("  \(shape); \(o.threads) thread\(o.threads == 1 ? "" : "s"); measured \(String(format: "%.1f", r.measuredSeconds)) s")
@@ -193,6 +213,9 @@ public enum Report {
         lines.append(pad("  \(unit)", 16) + pad(grouped(r.messages), 14) + String(format: "%12.1f /s", r.throughputPerS))
         if o.scenario != .connect {
             lines.append(pad("  connections", 16) + pad(grouped(r.openAtEnd), 14) + "open at end (max \(r.maxOpen), \(grouped(r.opened)) opened)")
+        }
+        if o.scenario == .chat {
+            lines.append(pad("  expected", 16) + pad(grouped(r.deliveriesExpected), 14) + "deliveries (\(grouped(r.sent)) sent × \(o.usersPerRoom - 1) other members)")
         }
         lines.append(pad("  errors", 16) + pad(grouped(r.errors), 14) + String(format: "%11.3f %%", r.errorRate * 100))
         for (k, v) in r.errorsByKind.sorted(by: { $0.value > $1.value }) {

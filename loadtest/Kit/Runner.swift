@@ -33,6 +33,8 @@ public struct RunResult: Sendable {
     public var openAtEnd = 0
     public var maxOpen = 0
     public var inFlightAtEnd = 0
+    /// chat: deliveries the measured sends should make (sends × (users per room − 1)).
+    public var deliveriesExpected = 0
     public var clientCPUPercent = 0.0
     public var clientCores = 1
     public var serverCPUPercent: Double?
@@ -179,6 +181,7 @@ public final class Runner {
             if phase == "measure" {
                 result.messages += snap.messages
                 result.sent += snap.sent
+                result.deliveriesExpected += snap.expected
                 result.histogram.add(h)
                 cumulative.add(h)
             }
@@ -222,7 +225,7 @@ public final class Runner {
                 }
             default:
                 if now >= measureStart + options.durationNs {
-                    let final = collect()
+                    var final = collect()
                     let end = uv_hrtime()
                     let cpu = ProcessStats.selfCPUSeconds() - cpuStart
                     result.measuredSeconds = Double(end - measureStart) / 1e9
@@ -232,9 +235,15 @@ public final class Runner {
                         }
                         result.serverRSSHeldBytes = ProcessStats.rssBytes(pid: pid)
                     }
+                    if options.scenario == .chat { drainChat(&final, result: result) }
                     absorb(final, now: end, phase: phase)
                     result.openAtEnd = final.open
                     result.inFlightAtEnd = final.inFlight
+                    if options.scenario == .chat {
+                        // What the drain did not bring is lost (gaps seen by receivers already are).
+                        let missing = result.deliveriesExpected - result.messages - (result.errorsByKind["lost"] ?? 0)
+                        if missing > 0 { result.errorsByKind["lost", default: 0] += missing }
+                    }
                     let cores = min(options.threads, ProcessInfo.processInfo.activeProcessorCount)
                     result.clientCores = cores
                     result.clientCPUPercent = cpu / result.measuredSeconds / Double(cores) * 100
@@ -259,6 +268,26 @@ public final class Runner {
         }
     }
 
+    /// chat: stops sending, then keeps receiving until every expected delivery arrived (or was seen
+    /// lost) or `--timeout` passed, so that deliveries still in flight when the window ended are
+    /// counted instead of being taken for losses.
+    private func drainChat(_ final: inout WorkerSnapshot, result: RunResult) {
+        for t in threads {
+            t.mailbox.post { loop in (loop.owner as? Worker)?.stopTraffic() }
+        }
+        let deadline = uv_hrtime() + options.timeoutNs
+        while uv_hrtime() < deadline {
+            let outstanding = result.deliveriesExpected + final.expected - result.messages - final.messages
+                - (result.errorsByKind["lost"] ?? 0) - (final.errors["lost"] ?? 0)
+            if outstanding <= 0 { break }
+            usleep(20_000)
+            let next = collect()
+            Self.merge(next, into: &final)
+            final.open = next.open
+        }
+        final.inFlight = 0
+    }
+
     private func broadcastBeginTraffic() {
         for t in threads {
             t.mailbox.post { loop in (loop.owner as? Worker)?.beginTraffic() }
@@ -276,16 +305,20 @@ public final class Runner {
         }
         for _ in 0..<posted { _ = box.ready.wait(timeout: .now() + 5) }
         var merged = WorkerSnapshot(histogram: makeLatencyHistogram())
-        for s in box.take() {
-            merged.messages += s.messages
-            merged.sent += s.sent
-            merged.opened += s.opened
-            merged.open += s.open
-            merged.inFlight += s.inFlight
-            for (k, v) in s.errors { merged.errors[k, default: 0] += v }
-            merged.histogram.add(s.histogram)
-        }
+        for s in box.take() { Self.merge(s, into: &merged) }
         return merged
+    }
+
+    /// Adds one snapshot's counters to another (`open` and `inFlight` are the latest, not sums over time).
+    private static func merge(_ s: WorkerSnapshot, into merged: inout WorkerSnapshot) {
+        merged.messages += s.messages
+        merged.sent += s.sent
+        merged.opened += s.opened
+        merged.open += s.open
+        merged.inFlight += s.inFlight
+        merged.expected += s.expected
+        for (k, v) in s.errors { merged.errors[k, default: 0] += v }
+        merged.histogram.add(s.histogram)
     }
 
     private func stopAll() {

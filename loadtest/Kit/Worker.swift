@@ -1,6 +1,7 @@
 import CLibUV
 import Glibc
 import Histogram
+import PetrelCrypto
 import PetrelLoop
 import Synchronization
 
@@ -32,6 +33,8 @@ public struct WorkerSnapshot: Sendable {
     public var errors: [String: Int] = [:]
     public var open = 0
     public var inFlight = 0
+    /// chat: deliveries the messages sent should make (members of the room but the sender).
+    public var expected = 0
     public var histogram: Histogram<UInt64>
 
     public init(histogram: Histogram<UInt64>) { self.histogram = histogram }
@@ -99,6 +102,16 @@ final class Worker {
     private let postHeaders: [UInt8]
     /// The admin URL's path (a stage such as `/prod`), without a trailing slash.
     private let adminPrefix: String
+    /// fanout with SigV4: the admin `Host` header value (signed).
+    private let adminHost: String
+    private let signer: SigV4Signer?
+
+    // chat
+    /// Where a chat message is built before it is framed.
+    private let chatScratch: UnsafeMutableRawPointer
+    private var initialCount = 0
+    /// Scenarios whose messages are JSON the worker reads whole.
+    private let readsJSON: Bool
 
     private var stats: WorkerSnapshot
 
@@ -140,9 +153,17 @@ final class Worker {
         } else {
             postPrefix = Array("POST \(stagePrefix)/@connections/".utf8)
         }
-        var headers = "Host: \(admin?.hostHeader ?? "")\r\nContent-Type: application/json\r\n"
-        if case .bearer(let token) = options.auth { headers += "Authorization: Bearer \(token)\r\n" }
+        adminHost = admin?.hostHeader ?? ""
+        var headers = "Host: \(adminHost)\r\nContent-Type: application/json\r\n"
+        switch options.auth {
+        case .bearer(let token): headers += "Authorization: Bearer \(token)\r\n"; signer = nil
+        case .sigv4(let s): signer = s
+        case .none: signer = nil
+        }
         postHeaders = Array(headers.utf8)
+        // Prefix (route, room, user), sequence, time and quotes fit in 160 bytes besides the data.
+        chatScratch = .allocate(byteCount: options.scenario == .chat ? options.size + options.route.utf8.count + 160 : 1, alignment: 16)
+        readsJSON = options.scenario == .fanout || options.scenario == .chat
         stats = WorkerSnapshot(histogram: makeLatencyHistogram())
         if options.isOpenLoop { ringHint = 64 } else { ringHint = max(options.inflight, 1) }
     }
@@ -156,6 +177,7 @@ final class Worker {
         corkBuffer.deallocate()
         pattern.deallocate()
         request.deallocate()
+        chatScratch.deallocate()
     }
 
     // MARK: lifecycle (called through the mailbox)
@@ -185,7 +207,7 @@ final class Worker {
             if options.intervalNs > 0 {
                 for c in connections where c.isOpen { c.nextSendNs = now + rng.next() % options.intervalNs }
             }
-        case .echo, .http, .fanout:
+        case .echo, .http, .fanout, .chat:
             if let ratePerSecond, ratePerSecond > 0 {
                 rateStartNs = uv_hrtime()
                 rateSent = 0
@@ -201,6 +223,13 @@ final class Worker {
         flushCork()
     }
 
+    /// chat, at the end of the window: no more sends; receiving goes on.
+    func stopTraffic() {
+        trafficOn = false
+        rateTimer?.close()
+        rateTimer = nil
+    }
+
     /// Counters since the last call, then zeroed.
     func snapshot() -> WorkerSnapshot {
         var out = stats
@@ -210,6 +239,7 @@ final class Worker {
         out.inFlight = inFlight
         stats.messages = 0
         stats.sent = 0
+        stats.expected = 0
         stats.opened = 0
         if !stats.errors.isEmpty { stats.errors = [:] }
         stats.histogram.reset()
@@ -272,6 +302,11 @@ final class Worker {
         conn.slot = connections.count
         connections.append(conn)
         conn.ring.reserve(ringHint)
+        if initial {
+            // Numbers interleave over the loops: loop i's k-th connection is user i + threads × k.
+            conn.userId = index + options.threads * initialCount
+            initialCount += 1
+        }
         let now = uv_hrtime()
         conn.startNs = now
         conn.deadlineNs = now + options.timeoutNs
@@ -334,6 +369,11 @@ final class Worker {
             conn.messageText.removeAll(keepingCapacity: true)
             let whoami = Array(#"{"action":"whoami"}"#.utf8)
             whoami.withUnsafeBytes { conn.sendFrame(opcode: 1, payload: $0) }
+        case .chat:
+            // Join the room; the connection is ready once the backend confirms.
+            conn.messageText.removeAll(keepingCapacity: true)
+            let join = Array(#"{"action":"join","room":"r\#(conn.userId % options.rooms)"}"#.utf8)
+            join.withUnsafeBytes { conn.sendFrame(opcode: 1, payload: $0) }
         case .hold:
             settle(conn)
             if trafficOn, options.intervalNs > 0 { conn.nextSendNs = now + rng.next() % options.intervalNs }
@@ -372,7 +412,7 @@ final class Worker {
             if !stopping { startAdminConnection() }
             return
         }
-        if conn.connectionId != nil, let i = ready.firstIndex(where: { $0 === conn }) { ready.remove(at: i) }
+        if conn.isReady, let i = ready.firstIndex(where: { $0 === conn }) { ready.remove(at: i) }
         let slot = conn.slot
         if slot >= 0, slot < connections.count, connections[slot] === conn {
             let last = connections.removeLast()
@@ -388,12 +428,12 @@ final class Worker {
     // MARK: messages
 
     func messageBegan(_ conn: ClientConnection) {
-        if options.scenario == .fanout { conn.messageText.removeAll(keepingCapacity: true) }
+        if readsJSON { conn.messageText.removeAll(keepingCapacity: true) }
     }
 
     @inline(__always)
     func messagePayload(_ conn: ClientConnection, _ chunk: UnsafeRawBufferPointer) {
-        if options.scenario == .fanout {
+        if readsJSON {
             if conn.messageText.count + chunk.count <= 64 * 1024 { conn.messageText.append(contentsOf: chunk) }
             return
         }
@@ -411,6 +451,10 @@ final class Worker {
         let now = uv_hrtime()
         if options.scenario == .fanout {
             fanoutMessage(conn, now: now)
+            return
+        }
+        if options.scenario == .chat {
+            chatMessage(conn, now: now)
             return
         }
         guard let sentAt = conn.ring.pop() else {
@@ -508,6 +552,11 @@ final class Worker {
             if options.scenario == .fanout {
                 guard let admin = adminConnections.first(where: { $0.isOpen }), !ready.isEmpty else { break }
                 sendPost(admin, stamp: intended)
+            } else if options.scenario == .chat {
+                guard !ready.isEmpty else { break }
+                roundRobin = roundRobin &+ 1
+                if roundRobin >= ready.count { roundRobin = 0 }
+                sendChat(ready[roundRobin], stamp: intended)
             } else {
                 guard let conn = nextOpen() else { break }
                 if options.scenario == .http { sendRequest(conn, stamp: intended) } else { sendEcho(conn, stamp: intended) }
@@ -550,6 +599,7 @@ final class Worker {
             }
             conn.connectionId = id
             conn.idBytes = Array(id.utf8)
+            conn.isReady = true
             ready.append(conn)
             settle(conn)
             if options.group != nil { joinGroup(conn) }
@@ -566,8 +616,10 @@ final class Worker {
     private func joinGroup(_ conn: ClientConnection) {
         // Membership is set with a PUT on the first admin connection; its 2xx answer is not timed.
         guard let admin = adminConnections.first, let group = options.group else { return }
-        let text = "PUT \(adminPrefix)/@connections/\(conn.connectionId!)/groups/\(group) HTTP/1.1\r\n"
-        var bytes = Array(text.utf8) + postHeaders + Array("Content-Length: 0\r\n\r\n".utf8)
+        let path = "\(adminPrefix)/@connections/\(conn.connectionId!)/groups/\(group)"
+        var bytes = Array("PUT \(path) HTTP/1.1\r\n".utf8) + postHeaders
+        if let signer { bytes += Array(Self.sigV4Lines(signer, method: "PUT", path: path, host: adminHost, body: []).utf8) }
+        bytes += Array("Content-Length: 0\r\n\r\n".utf8)
         admin.ring.push(0)
         bytes.withUnsafeMutableBytes { write(admin, UnsafeRawBufferPointer($0)) }
         flushCork()
@@ -596,7 +648,16 @@ final class Worker {
             w.append("}")
             return w.count
         }
-        let maxSize = postPrefix.count + target.idBytes.count + 64 + postHeaders.count + bodyCount
+        var authLines = ""
+        if let signer {
+            // SigV4 signs the body (it carries the time), so each post is signed on its own; this
+            // allocates, unlike the bearer and unauthenticated posts.
+            let path = options.group.map { "\(adminPrefix)/@groups/\($0)" }
+                ?? adminPrefix + "/@connections/" + String(decoding: target.idBytes, as: UTF8.self)
+            let bodyBytes = withUnsafeBytes(of: &body) { Array($0[0..<bodyCount]) }
+            authLines = Self.sigV4Lines(signer, method: "POST", path: path, host: adminHost, body: bodyBytes)
+        }
+        let maxSize = postPrefix.count + target.idBytes.count + 64 + postHeaders.count + authLines.utf8.count + bodyCount
         guard let dst = reserve(admin, maxSize) else { return }
         var w = ByteWriter(dst)
         w.append(postPrefix)
@@ -605,6 +666,7 @@ final class Worker {
             w.append(" HTTP/1.1\r\n")
         }
         w.append(postHeaders)
+        if !authLines.isEmpty { authLines.withUTF8 { w.append(UnsafeRawBufferPointer($0)) } }
         w.append("Content-Length: ")
         w.append(number: UInt64(bodyCount))
         w.append("\r\n\r\n")
@@ -612,6 +674,71 @@ final class Worker {
         commit(w.count)
         admin.ring.push(stamp)
         stats.sent &+= 1
+    }
+
+    /// `X-Amz-Date` and `Authorization` header lines for one admin call.
+    static func sigV4Lines(_ signer: SigV4Signer, method: String, path: String, host: String, body: [UInt8]) -> String {
+        let signed = signer.sign(method: method, rawPath: path, host: host, body: body, epochSeconds: Int64(time(nil)))
+        return signed.headers.map { "\($0.name): \($0.value)\r\n" }.joined()
+    }
+
+    // MARK: chat
+
+    /// The backend's answer to the join (ready), or a room message: counts a delivery with its
+    /// latency from the sender's intended send time, and lost messages as gaps in the sender's
+    /// sequence numbers. The sender's own copy (group broadcasts include it) is not a delivery.
+    private func chatMessage(_ conn: ClientConnection, now: UInt64) {
+        let text = conn.messageText
+        guard let user = Self.jsonInteger(text, key: "u"), let seq = Self.jsonInteger(text, key: "q"),
+              let t = Self.jsonInteger(text, key: "t") else {
+            if !conn.isReady, text.firstRange(of: Array(#""joined""#.utf8)) != nil {
+                conn.isReady = true
+                conn.lastSeq = [UInt32](repeating: 0, count: options.usersPerRoom)
+                conn.chatPrefix = Array(#"{"action":"\#(options.route)","room":"r\#(conn.userId % options.rooms)","u":\#(conn.userId),"q":"#.utf8)
+                ready.append(conn)
+                settle(conn)
+            } else if !stopping {
+                stats.errors[conn.isReady ? "unexpected_message" : "join_bad_answer", default: 0] += 1
+            }
+            return
+        }
+        let rooms = UInt64(options.rooms)
+        guard conn.isReady, user % rooms == UInt64(conn.userId % options.rooms), user / rooms < UInt64(conn.lastSeq.count) else {
+            stats.errors["wrong_room", default: 0] += 1
+            return
+        }
+        if user == UInt64(conn.userId) { return }
+        let slot = Int(user / rooms)
+        let last = UInt64(conn.lastSeq[slot])
+        if seq <= last {
+            stats.errors["duplicate_or_reordered", default: 0] += 1
+            return
+        }
+        // With a ramp-up, traffic starts before every member joined: the first message seen
+        // from each sender is the baseline.
+        if seq > last + 1, last > 0 || options.rampUpNs == 0 {
+            stats.errors["lost", default: 0] += Int(seq - last - 1)
+        }
+        conn.lastSeq[slot] = UInt32(truncatingIfNeeded: seq)
+        stats.messages &+= 1
+        if now > t { stats.histogram.record(now - t) }
+    }
+
+    /// `{"action":ROUTE,"room":"rN","u":USER,"q":SEQ,"t":NS,"data":"…size bytes…"}`, built in the
+    /// scratch buffer and framed straight into the cork buffer.
+    private func sendChat(_ conn: ClientConnection, stamp: UInt64) {
+        conn.sentCount &+= 1
+        var w = ByteWriter(chatScratch)
+        w.append(conn.chatPrefix)
+        w.append(number: conn.sentCount)
+        w.append(#","t":"#)
+        w.append(number: stamp)
+        w.append(#","data":""#)
+        w.append(UnsafeRawBufferPointer(start: pattern, count: options.size))
+        w.append(#""}"#)
+        stats.sent &+= 1
+        stats.expected &+= options.usersPerRoom - 1
+        conn.sendFrame(opcode: 1, payload: UnsafeRawBufferPointer(start: chatScratch, count: w.count))
     }
 
     static func jsonString(_ bytes: [UInt8], key: String) -> String? {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Glibc
+import PetrelCrypto
 import PetrelLoadTestKit
 
 struct LoadTestCLI: ParsableCommand {
@@ -10,25 +11,28 @@ struct LoadTestCLI: ParsableCommand {
         discussion: """
         Scenarios: connect (handshake storm), echo (round trips, closed loop or --rate), hold (idle \
         or telemetry connections), fanout (posts through @connections, measured to the receiving \
-        client), http (requests on an HTTP route).
+        client), chat (R rooms × U users; each message goes through a route to a backend that \
+        broadcasts it to the room; measured to every other member), http (requests on an HTTP route).
         Examples:
           petrel-loadtest echo -c 1000 -k 4 -d 30s ws://127.0.0.1:8080/
           petrel-loadtest echo -c 1000 --rate 50000 --json out.json ws://127.0.0.1:8080/
           petrel-loadtest connect -c 200 -d 10s ws://127.0.0.1:8080/
           petrel-loadtest hold -c 50000 --source-addrs 127.0.0.1-127.0.0.4 -d 60s --server-pid 1234 ws://127.0.0.1:8080/
+          petrel-loadtest chat --rooms 50 --users-per-room 20 --rate 2000 -d 30s ws://127.0.0.1:8080/
           petrel-loadtest http -c 64 --pipeline 4 http://127.0.0.1:8080/health
           petrel-loadtest fanout -c 1000 --rate 10000 --admin-url http://127.0.0.1:9090 --token T ws://127.0.0.1:8080/
+          petrel-loadtest fanout -c 100 --admin-url http://127.0.0.1:9090/prod --access-key AKID --secret-key S ws://127.0.0.1:8080/
         Exit code: 0, or 1 when --max-error-rate or --max-p99 fails, 2 for bad usage.
         """)
 
-    @Argument(help: "connect | echo | hold | fanout | http") var scenario: String
+    @Argument(help: "connect | echo | hold | fanout | chat | http") var scenario: String
     @Argument(help: "ws://, wss://, http:// or https:// URL of the target") var url: String
 
     @Option(name: [.short, .long], help: "Connections (connect: sockets busy at once).") var connections = 100
     @Option(name: [.short, .long], help: "Measured duration (500ms, 30s, 2m).") var duration = "10s"
     @Option(name: .customLong("ramp-up"), help: "Spread opening the connections over this time; traffic starts as each opens.") var rampUp = "0s"
     @Option(name: [.short, .long], help: "Traffic before the measured window, not counted.") var warmup = "0s"
-    @Option(name: [.short, .long], help: "Fixed total rate per second (open loop, latency corrected for coordinated omission). Default: closed loop.") var rate: Double?
+    @Option(name: [.short, .long], help: "Fixed total rate per second (open loop, latency corrected for coordinated omission). Default: closed loop (chat: 1 message/s per user).") var rate: Double?
     @Option(name: [.short, .long], help: "Message size in bytes (16k accepted).") var size = "32"
     @Flag(name: .long, help: "Binary messages (default: text).") var binary = false
     @Option(name: [.customShort("k"), .long], help: "Messages in flight per connection (closed loop).") var inflight = 1
@@ -49,13 +53,19 @@ struct LoadTestCLI: ParsableCommand {
     @Option(name: .long, help: "http: request body.") var body = ""
     @Option(name: .customLong("admin-url"), help: "fanout: the admin listener, http://HOST:PORT[/stage].") var adminURL: String?
     @Option(name: .long, help: "fanout: bearer token for the admin API.") var token: String?
+    @Option(name: .customLong("access-key"), help: "fanout: sign admin calls with AWS SigV4 (service execute-api) with this access key id.") var accessKey: String?
+    @Option(name: .customLong("secret-key"), help: "fanout: the SigV4 secret access key.") var secretKey: String?
+    @Option(name: .long, help: "fanout: the SigV4 region.") var region = "us-east-1"
     @Option(name: .long, help: "fanout: post to this group (members join through PUT) instead of each connection.") var group: String?
+    @Option(name: .long, help: "chat: rooms (connections = rooms × users per room).") var rooms = 10
+    @Option(name: .customLong("users-per-room"), help: "chat: users in each room.") var usersPerRoom = 10
+    @Option(name: .long, help: "chat: route key (the message's action) the backend broadcasts.") var route = "sendmessage"
     @Option(name: .customLong("max-pending"), help: "Handshakes pending at once per thread while opening.") var maxPending = 200
     @Flag(name: .long, help: "No progress lines.") var quiet = false
     @Option(name: .long, help: "LiveProgress display: auto, tty (one updating line) or plain (a line per second).") var progress = "auto"
 
     func validate() throws {
-        guard Scenario(rawValue: scenario) != nil else { throw ValidationError("unknown scenario '\(scenario)' (connect, echo, hold, fanout, http)") }
+        guard Scenario(rawValue: scenario) != nil else { throw ValidationError("unknown scenario '\(scenario)' (connect, echo, hold, fanout, chat, http)") }
     }
 
     func makeOptions() throws -> LoadTestOptions {
@@ -112,7 +122,27 @@ struct LoadTestCLI: ParsableCommand {
             guard let a = TargetURL(adminURL), !a.isWebSocket else { throw CLIFailure("--admin-url: expected http://HOST:PORT[/stage], got \(adminURL)") }
             o.adminURL = a
             if let token { o.auth = .bearer(token) }
+            switch (accessKey, secretKey) {
+            case (nil, nil): break
+            case (let key?, let secret?):
+                guard token == nil else { throw CLIFailure("--token and --access-key/--secret-key exclude each other") }
+                o.auth = .sigv4(SigV4Signer(credentials: SigV4Credentials(accessKeyId: key, secretAccessKey: secret), region: region))
+            default: throw CLIFailure("SigV4 needs both --access-key and --secret-key")
+            }
             o.group = group
+        }
+        if scenario == .chat {
+            guard rooms >= 1, usersPerRoom >= 2 else { throw CLIFailure("chat needs --rooms ≥ 1 and --users-per-room ≥ 2") }
+            guard !route.isEmpty, route.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x22 && $0 != 0x5C && $0 < 0x7F }) else {
+                throw CLIFailure("--route: a plain route key such as sendmessage")
+            }
+            guard !binary else { throw CLIFailure("chat messages are JSON text: --binary does not apply") }
+            o.rooms = rooms
+            o.usersPerRoom = usersPerRoom
+            o.route = route
+            // -c is rooms × users; --rate is the total over all users (default: 1 message/s each).
+            o.connections = rooms * usersPerRoom
+            if o.rate == nil { o.rate = Double(o.connections) }
         }
         o.maxPendingHandshakes = max(1, maxPending)
         o.quiet = quiet
