@@ -26,6 +26,13 @@ static inline CURLcode petrel_curl_easy_setopt_write_function(CURL *h, CURLoptio
     return curl_easy_setopt(h, o, f);
 }
 
+static inline CURLcode petrel_curl_easy_setopt_opensocket(CURL *h, curl_opensocket_callback f) {
+    return curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, f);
+}
+static inline CURLcode petrel_curl_easy_setopt_closesocket(CURL *h, curl_closesocket_callback f) {
+    return curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, f);
+}
+
 static inline CURLMcode petrel_curl_multi_setopt_long(CURLM *m, CURLMoption o, long v) {
     return curl_multi_setopt(m, o, v);
 }
@@ -52,4 +59,6 @@ static inline CURLcode petrel_curl_easy_getinfo_off(CURL *h, CURLINFO i, curl_of
 // Macros built from other macros or casts that Swift does not import.
 static const curl_socket_t petrel_curl_socket_timeout = CURL_SOCKET_TIMEOUT;
 static const long petrel_curl_global_default = CURL_GLOBAL_DEFAULT;
+static const int petrel_curlpause_cont = CURLPAUSE_CONT;
+static const size_t petrel_curl_writefunc_pause = CURL_WRITEFUNC_PAUSE;
 #endif

@@ -16,13 +16,18 @@ extension ConfigReader {
         switch type {
         case .http, .httpProxy:
             if let url = fields.required("url").flatMap({ string($0, at: fields.path("url")) }) {
-                if url.hasPrefix("http://") || url.hasPrefix("https://") {
+                // A stage variable may supply the scheme; the URL is checked again once substituted.
+                if url.hasPrefix("http://") || url.hasPrefix("https://") || url.hasPrefix(StageVariables.opener) {
                     integration.url = url
                 } else {
                     report(fields.path("url"), "expected an http:// or https:// URL")
                 }
             }
-            for key in ["mode", "status", "body", "headers"] {
+            integration.headers = fields.stringMap("headers") ?? [:]
+            for (name, value) in integration.headers.sorted(by: { $0.key < $1.key }) where !StageVariables.isHeader(name: name, value: value) {
+                report(KeyPath.member(fields.path("headers"), name), "expected a header name (letters, digits, -) and a value without line breaks")
+            }
+            for key in ["mode", "status", "body"] {
                 fields.forbid(key, because: "only mock integrations take \(key)")
             }
         case .mock:

@@ -41,8 +41,10 @@ extension ConfigReader {
         config.throttling = fields.mapping("throttling").flatMap(decodeRateLimit)
         config.accessLog = fields.mapping("access_log").flatMap(decodeAccessLog)
         config.apiKeys = fields.mapping("api_keys").map(decodeAPIKeys)
+        config.stageVariables = fields.mapping("stage_variables").map(decodeStageVariables) ?? [:]
         fields.finish()
         validateReferences(in: config)
+        substituteStageVariables(in: &config)
         return config
     }
 

@@ -3,28 +3,10 @@
 /// `${context.connectionId}` or a route selection `${request.body.x}`, are left alone.
 /// There is no escape for a literal `${env:`; none of Petrel's values needs one.
 enum EnvironmentSubstitution {
-    enum Failure: Error, Equatable {
-        case missing(String)
-        case malformed
-    }
+    typealias Failure = PlaceholderSubstitution.Failure
 
     static func substitute(in text: String, environment: [String: String]) -> Result<String, Failure> {
-        let opener = "${env:"
-        guard text.contains(opener) else { return .success(text) }
-        var result = ""
-        var rest = Substring(text)
-        while let start = rest.firstRange(of: opener) {
-            result += rest[..<start.lowerBound]
-            let afterOpener = rest[start.upperBound...]
-            guard let close = afterOpener.firstIndex(of: "}") else { return .failure(.malformed) }
-            let name = String(afterOpener[..<close])
-            guard isVariableName(name) else { return .failure(.malformed) }
-            guard let value = environment[name] else { return .failure(.missing(name)) }
-            result += value
-            rest = afterOpener[afterOpener.index(after: close)...]
-        }
-        result += rest
-        return .success(result)
+        PlaceholderSubstitution.substitute(in: text, opener: "${env:", isName: isVariableName) { environment[$0] }
     }
 
     private static func isVariableName(_ name: String) -> Bool {

@@ -1,7 +1,8 @@
 /// One entry of `integrations`.
 public struct IntegrationConfig: Sendable, Equatable {
     public var type: IntegrationType
-    /// `http` and `http_proxy` only (required there).
+    /// `http` and `http_proxy` only (required there). `${stageVariables.name}` is already
+    /// substituted.
     public var url: String?
     /// API Gateway's 29 s integration timeout.
     public var timeout: Milliseconds
@@ -18,7 +19,8 @@ public struct IntegrationConfig: Sendable, Equatable {
     /// `mock` only: may name `${context.connectionId}`, `${context.requestId}`,
     /// `${context.routeKey}` and `${context.stage}`, substituted per request.
     public var body: String?
-    /// `mock` only: response headers.
+    /// `mock`: response headers. `http`, `http_proxy`: request headers added for the backend
+    /// (replacing a client's header of the same name).
     public var headers: [String: String]
 
     public init(
@@ -33,6 +35,11 @@ public struct IntegrationConfig: Sendable, Equatable {
         self.body = body
         self.headers = headers
     }
+}
+
+extension IntegrationConfig {
+    /// `headers` in a stable order (by name).
+    public var sortedHeaders: [(String, String)] { headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
 }
 
 public enum IntegrationType: String, Sendable, Equatable, CaseIterable {

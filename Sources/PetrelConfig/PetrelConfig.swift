@@ -21,6 +21,9 @@ public struct PetrelConfig: Sendable, Equatable {
     public var accessLog: AccessLogConfig?
     /// Key `api_keys`; `nil` = no API keys.
     public var apiKeys: APIKeysConfig?
+    /// Key `stage_variables`: name → value, substituted for `${stageVariables.name}` in
+    /// integration URLs and headers when the file is loaded, and passed in HTTP API events.
+    public var stageVariables: [String: String] = [:]
 
     public init(
         node: NodeConfig = NodeConfig(),

@@ -61,6 +61,8 @@ final class Connection: StreamHandler, ConnectionContext {
     /// An integration call of this connection is outstanding: later events queue behind it.
     var callInFlight = false
     var authorizerJSON: String?
+    /// An `http_proxy` response being streamed to this client (HTTPAPI/ProxyStream.swift).
+    var proxyStream: ProxyStream?
     /// The client's `traceparent`/`tracestate` from the handshake, when it sent one (Observability/).
     var clientTrace: ClientTrace?
 
@@ -112,6 +114,7 @@ final class Connection: StreamHandler, ConnectionContext {
     }
 
     func streamDidDrain(_ stream: TCPStream) {
+        proxyStream?.clientDrained()
         if pausedForBackpressure && phase != .closing {
             pausedForBackpressure = false
             stream.startReading()
@@ -121,6 +124,7 @@ final class Connection: StreamHandler, ConnectionContext {
     func streamDidClose(_ stream: TCPStream) {
         phase = .closed
         http = nil
+        proxyStream?.clientGone()
         decoder.releaseMemory()
         // Kept before leaving the loop's list, so a drain never sees "no connections" while this
         // one still owes integration work.

@@ -70,13 +70,13 @@ public final class GatewaySettings: Sendable {
                 if integration.mode == .echo {
                     integrations[name] = MockIntegration(mode: .echo)
                 } else {
-                    let headers = integration.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+                    let headers = integration.sortedHeaders
                     integrations[name] = MockIntegration(mode: .fixed(status: integration.status ?? 200,
                                                                       body: ContextTemplate(integration.body ?? ""),
                                                                       headers: headers))
                 }
             case .http:
-                integrations[name] = HTTPIntegration(url: integration.url ?? "", timeoutMs: integration.timeout)
+                integrations[name] = HTTPIntegration(url: integration.url ?? "", timeoutMs: integration.timeout, headers: integration.sortedHeaders)
             case .httpProxy:
                 // HTTP routes only (`HTTPAPI` builds them); the config refuses them on WebSocket routes.
                 continue

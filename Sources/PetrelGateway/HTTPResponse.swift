@@ -23,15 +23,41 @@ struct HTTPResponse: Sendable {
     }
 
     func serialized(keepAlive: Bool, includeBody: Bool = true) -> [UInt8] {
-        var head = "HTTP/1.1 \(status) \(HTTPResponse.reasonPhrase(status))\r\n"
-        for (name, value) in headers { head += "\(name): \(value)\r\n" }
-        if status != 101 && status != 204 && status >= 200 {
-            head += "Content-Length: \(body.count)\r\n"
-        }
-        if !keepAlive { head += "Connection: close\r\n" }
-        head += "\r\n"
-        var out = Array(head.utf8)
+        let framed = status != 101 && status != 204 && status >= 200
+        var out = headBytes(keepAlive: keepAlive, framing: framed ? "Content-Length: \(body.count)" : nil,
+                            reserving: includeBody ? body.count : 0)
         if includeBody { out += body }
+        return out
+    }
+
+    /// Status line and headers; `framing` is the body's framing header line, if any (a streamed
+    /// body is framed by whoever streams it).
+    func serializedHead(keepAlive: Bool, framing: String?) -> String {
+        String(decoding: headBytes(keepAlive: keepAlive, framing: framing), as: UTF8.self)
+    }
+
+    /// `serializedHead` as bytes, with room for `extra` more (the body): built without String
+    /// interpolation, since it runs once per HTTP response.
+    func headBytes(keepAlive: Bool, framing: String?, reserving extra: Int = 0) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(128 + headers.count * 48 + extra)
+        out += "HTTP/1.1 ".utf8
+        out += String(status).utf8
+        out.append(0x20)
+        out += HTTPResponse.reasonPhrase(status).utf8
+        out += "\r\n".utf8
+        for (name, value) in headers {
+            out += name.utf8
+            out += ": ".utf8
+            out += value.utf8
+            out += "\r\n".utf8
+        }
+        if let framing {
+            out += framing.utf8
+            out += "\r\n".utf8
+        }
+        if !keepAlive { out += "Connection: close\r\n".utf8 }
+        out += "\r\n".utf8
         return out
     }
 

@@ -1,5 +1,6 @@
 import CCurl
 import CLibUV
+import Glibc
 import PetrelLoop
 
 /// Outbound HTTP/1.1 for one event loop: libcurl's multi-socket API driven by libuv.
@@ -20,9 +21,12 @@ import PetrelLoop
 /// - curl reaches the client (socket/timer callbacks' `userp`) and each `Transfer` (PRIVATE,
 ///   WRITEDATA, HEADERDATA) unretained. A transfer leaves `transfers` only after its easy handle
 ///   left the multi, so curl never calls back into a freed transfer.
-/// - curl's per-socket pointer (`curl_multi_assign`) is that socket's `uv_poll_t`.
+/// - Each socket curl watches has one `uv_poll_t` in `watches`. Connection sockets are opened
+///   and closed through our CURLOPT_OPENSOCKETFUNCTION/CLOSESOCKETFUNCTION, so their handle
+///   can outlive curl's "stop watching" (see `watch`) and still be closed before the descriptor.
 /// - User code (completions) never runs inside a curl callback, so it may call `send`, `cancel`
-///   and `close` freely.
+///   and `close` freely. The exception is a stream's delegate (`responseHead`, `responseBody`):
+///   a `cancel` it causes is deferred until curl has returned (`curlDepth`).
 ///
 /// Not `Sendable`: use it only on its loop's thread.
 public final class HTTPClient {
@@ -31,11 +35,30 @@ public final class HTTPClient {
 
     private var multi: UnsafeMutableRawPointer?  // CURLM* (curl declares it `void`)
     private let timer: UnsafeMutablePointer<uv_timer_t>
-    private var polls: Set<UnsafeMutablePointer<uv_poll_t>> = []
+    private struct Watch {
+        let poll: UnsafeMutablePointer<uv_poll_t>
+        /// UV_READABLE/UV_WRITABLE as started; libuv's `uv_poll_start` re-registers the
+        /// descriptor with epoll even when nothing changed, so unchanged requests are skipped.
+        var events: Int32
+        /// curl stopped watching (a kept-alive connection back in its pool), we did not.
+        var parked: Bool
+    }
+    private var watches: [curl_socket_t: Watch] = [:]
+    /// Connection sockets opened by `openSocket` and not yet closed by `closeSocket`.
+    private var ownSockets: Set<curl_socket_t> = []
     private var transfers: [HTTPRequestID: Transfer] = [:]
     private var idleEasy: [EasyHandle] = []
     private var nextID: UInt64 = 1
     private var closed = false
+    /// Streams wait for their head against this one timer, armed for the earliest deadline
+    /// (curl's own timeout would also cut the body, which may legitimately take longer).
+    private let headTimer: UnsafeMutablePointer<uv_timer_t>
+    private var headTimerDueMs = Int64.max
+    /// Above zero while curl is on the stack: curl must not be re-entered from its callbacks.
+    private var curlDepth = 0
+    private var deferredCancels: [HTTPRequestID] = []
+    /// Streams whose head was delivered during the current curl call: told `responseFlush` after it.
+    var headsDelivered: [Transfer] = []
 
     /// Idle easy handles kept for reuse; above this they are freed.
     static let idleEasyLimit = 16
@@ -47,8 +70,11 @@ public final class HTTPClient {
         guard let multi = curl_multi_init() else { preconditionFailure("curl_multi_init failed") }
         self.multi = multi
         timer = .allocate(capacity: 1)
+        headTimer = .allocate(capacity: 1)
         uv_timer_init(loop.uv, timer)
         timer.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        uv_timer_init(loop.uv, headTimer)
+        headTimer.pointee.data = Unmanaged.passUnretained(self).toOpaque()
 
         let me = Unmanaged.passUnretained(self).toOpaque()
         petrel_curl_multi_setopt_socket_function(multi, curlSocketCallback)
@@ -56,6 +82,9 @@ public final class HTTPClient {
         petrel_curl_multi_setopt_timer_function(multi, curlTimerCallback)
         petrel_curl_multi_setopt_pointer(multi, CURLMOPT_TIMERDATA, me)
         petrel_curl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, max(1, options.maxConnectionsPerHost))
+        // curl's default pool size follows the number of transfers in flight, so it shrinks as
+        // they finish and closes kept-alive connections it needs again a moment later.
+        petrel_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, max(64, options.maxConnectionsPerHost * 4))
     }
 
     deinit {
@@ -71,6 +100,35 @@ public final class HTTPClient {
     /// returns.
     @discardableResult
     public func send(_ request: HTTPClientRequest, completion: @escaping (Result<HTTPClientResponse, HTTPClientError>) -> Void) -> HTTPRequestID {
+        start(request, delegate: nil, completion: completion)
+    }
+
+    /// Starts a request whose response goes to `delegate` as it arrives, with no size limit:
+    /// head, body pieces (pausable), end. `responseEnd` may run before this returns (refused up
+    /// front, like `send`).
+    @discardableResult
+    public func stream(_ request: HTTPClientRequest, to delegate: HTTPResponseStreamDelegate) -> HTTPRequestID {
+        start(request, delegate: delegate) { result in
+            switch result {
+            case .success: delegate.responseEnd(nil)
+            case .failure(let error): delegate.responseEnd(error)
+            }
+        }
+    }
+
+    /// Lets a stream paused by its delegate go on; the refused bytes are offered again (possibly
+    /// before this returns). Ignored for requests not paused.
+    public func resume(_ id: HTTPRequestID) {
+        guard let transfer = transfers[id], transfer.paused, !closed else { return }
+        transfer.paused = false
+        curlDepth += 1
+        curl_easy_pause(transfer.easy.raw, petrel_curlpause_cont)
+        curlDepth -= 1
+        afterCurl()
+    }
+
+    private func start(_ request: HTTPClientRequest, delegate: HTTPResponseStreamDelegate?,
+                       completion: @escaping (Result<HTTPClientResponse, HTTPClientError>) -> Void) -> HTTPRequestID {
         let id = HTTPRequestID(rawValue: nextID)
         nextID += 1
         guard let multi, !closed else {
@@ -86,6 +144,10 @@ public final class HTTPClient {
             return id
         }
         let transfer = Transfer(id: id, easy: easy, maxResponseBytes: options.maxResponseBytes, completion: completion)
+        if delegate != nil {
+            transfer.delegate = delegate
+            transfer.client = self
+        }
         if let problem = configure(transfer, for: request) {
             transfer.freeHeaderList()
             recycle(easy)
@@ -99,6 +161,11 @@ public final class HTTPClient {
             transfer.freeHeaderList()
             recycle(easy)
             completion(.failure(.other(String(cString: curl_multi_strerror(rc)))))
+            return id
+        }
+        if delegate != nil {
+            transfer.headDeadlineMs = loop.nowMs + max(1, request.timeoutMs)
+            armHeadTimer(transfer.headDeadlineMs)
         }
         return id
     }
@@ -106,11 +173,35 @@ public final class HTTPClient {
     /// Stops a request; its completion runs now with `.other("cancelled")`. Unknown or finished
     /// ids are ignored.
     public func cancel(_ id: HTTPRequestID) {
+        if curlDepth > 0 {
+            // Removing a handle from inside curl's own callback is undefined; the write callback
+            // refuses further bytes meanwhile.
+            transfers[id]?.cancelRequested = true
+            deferredCancels.append(id)
+            return
+        }
+        fail(id, .cancelled)
+    }
+
+    private func fail(_ id: HTTPRequestID, _ error: HTTPClientError) {
         guard let transfer = transfers.removeValue(forKey: id), let multi else { return }
         curl_multi_remove_handle(multi, transfer.easy.raw)
         transfer.freeHeaderList()
         recycle(transfer.easy)
-        transfer.completion(.failure(.cancelled))
+        transfer.completion(.failure(error))
+    }
+
+    /// Work that had to wait until curl was off the stack: finished transfers, then cancels.
+    private func afterCurl() {
+        if !headsDelivered.isEmpty {
+            let flushing = headsDelivered
+            headsDelivered.removeAll(keepingCapacity: true)
+            for transfer in flushing { transfer.delegate?.responseFlush() }
+        }
+        drainFinished()
+        while !closed, curlDepth == 0, !deferredCancels.isEmpty {
+            fail(deferredCancels.removeFirst(), .cancelled)
+        }
     }
 
     /// Cancels every request in flight (each completion gets `.other("cancelled")`, in send
@@ -131,45 +222,78 @@ public final class HTTPClient {
         // Closing pooled connections may still call the socket callback with CURL_POLL_REMOVE.
         curl_multi_cleanup(multi)
         self.multi = nil
-        for poll in polls { closePoll(poll) }
+        for socket in Array(watches.keys) { closeWatch(socket) }
         uv_timer_stop(timer)
         uv_close(uvHandle(timer), freeHandle)
+        uv_timer_stop(headTimer)
+        uv_close(uvHandle(headTimer), freeHandle)
+        deferredCancels.removeAll()
+        headsDelivered.removeAll()
         for transfer in pending { transfer.completion(.failure(.cancelled)) }
     }
 
     // MARK: - curl → libuv
 
     /// CURLMOPT_SOCKETFUNCTION: watch `socket` for `what` (CURL_POLL_*), or stop watching it.
-    fileprivate func watch(socket: curl_socket_t, what: Int32, poll existing: UnsafeMutableRawPointer?) -> Int32 {
+    ///
+    /// curl stops watching a kept-alive connection after every request and watches it again for
+    /// the next; closing and re-creating the poll handle each time costs an ioctl and four
+    /// epoll_ctl calls per request. So a connection socket's handle stays as it is ("parked");
+    /// if it fires while parked (the backend closed the idle connection) it is stopped then, and
+    /// it is closed in `closeSocket`, before curl's descriptor goes away. Other sockets (a
+    /// resolver's) are closed by curl itself, so their handle goes at once.
+    fileprivate func watch(socket: curl_socket_t, what: Int32) -> Int32 {
         if what == CURL_POLL_REMOVE {
-            // curl drops its per-socket pointer itself right after this callback.
-            if let existing { closePoll(existing.assumingMemoryBound(to: uv_poll_t.self)) }
+            if ownSockets.contains(socket) {
+                watches[socket]?.parked = true
+            } else {
+                closeWatch(socket)
+            }
             return 0
         }
-        let poll: UnsafeMutablePointer<uv_poll_t>
-        if let existing {
-            poll = existing.assumingMemoryBound(to: uv_poll_t.self)
+        var watch: Watch
+        if let found = watches[socket] {
+            watch = found
         } else {
-            guard let multi else { return -1 }
-            poll = .allocate(capacity: 1)
+            guard multi != nil else { return -1 }
+            let poll = UnsafeMutablePointer<uv_poll_t>.allocate(capacity: 1)
             let rc = uv_poll_init_socket(loop.uv, poll, socket)
             if rc != 0 {
                 poll.deallocate()
                 return -1
             }
             poll.pointee.data = Unmanaged.passUnretained(self).toOpaque()
-            polls.insert(poll)
-            curl_multi_assign(multi, socket, UnsafeMutableRawPointer(poll))
+            watch = Watch(poll: poll, events: 0, parked: false)
         }
+        watch.parked = false
         var events: Int32 = 0
         if what & CURL_POLL_IN != 0 { events |= Int32(UV_READABLE.rawValue) }
         if what & CURL_POLL_OUT != 0 { events |= Int32(UV_WRITABLE.rawValue) }
-        if events == 0 {
-            uv_poll_stop(poll)
-        } else {
-            uv_poll_start(poll, events, pollFired)
+        if watch.events != events {
+            watch.events = events
+            if events == 0 {
+                uv_poll_stop(watch.poll)
+            } else {
+                uv_poll_start(watch.poll, events, pollFired)
+            }
         }
+        watches[socket] = watch
         return 0
+    }
+
+    /// CURLOPT_OPENSOCKETFUNCTION: a connection socket, as curl would make it.
+    fileprivate func openSocket(_ address: UnsafeMutablePointer<curl_sockaddr>) -> curl_socket_t {
+        let fd = Glibc.socket(address.pointee.family, address.pointee.socktype | Int32(SOCK_CLOEXEC.rawValue), address.pointee.protocol)
+        if fd >= 0 { ownSockets.insert(fd) }
+        return fd
+    }
+
+    /// CURLOPT_CLOSESOCKETFUNCTION: the poll handle goes first, while the descriptor is still
+    /// this socket (libuv unregisters it by number).
+    fileprivate func closeSocket(_ socket: curl_socket_t) -> Int32 {
+        ownSockets.remove(socket)
+        closeWatch(socket)
+        return Glibc.close(socket)
     }
 
     /// CURLMOPT_TIMERFUNCTION: -1 stops the timer, 0 means "as soon as possible" (next loop
@@ -188,6 +312,12 @@ public final class HTTPClient {
     fileprivate func socketReady(_ poll: UnsafeMutablePointer<uv_poll_t>, status: Int32, events: Int32) {
         var fd: uv_os_fd_t = -1
         guard uv_fileno(uvHandle(poll), &fd) == 0 else { return }
+        if watches[fd]?.parked == true {
+            // An idle pooled connection: curl checks it when it next takes it from the pool.
+            uv_poll_stop(poll)
+            watches[fd]?.events = 0
+            return
+        }
         var flags: Int32 = 0
         if status < 0 {
             // Let curl find out what went wrong by trying the socket.
@@ -206,8 +336,33 @@ public final class HTTPClient {
     private func act(socket: curl_socket_t, flags: Int32) {
         guard let multi, !closed else { return }
         var running: Int32 = 0
+        curlDepth += 1
         curl_multi_socket_action(multi, socket, flags, &running)
-        drainFinished()
+        curlDepth -= 1
+        afterCurl()
+    }
+
+    // MARK: Stream head deadlines
+
+    private func armHeadTimer(_ dueMs: Int64) {
+        guard dueMs < headTimerDueMs else { return }
+        headTimerDueMs = dueMs
+        uv_timer_start(headTimer, headTimerFired, UInt64(max(0, dueMs - loop.nowMs)), 0)
+    }
+
+    /// Streams still without a head at their deadline fail with `.timeout`; the timer is
+    /// re-armed for the next one. A scan per firing, not per request.
+    fileprivate func headDeadlinesReached() {
+        headTimerDueMs = .max
+        guard !closed else { return }
+        let now = loop.nowMs
+        var next = Int64.max
+        var expired: [HTTPRequestID] = []
+        for transfer in transfers.values where transfer.delegate != nil && !transfer.headDelivered {
+            if transfer.headDeadlineMs <= now { expired.append(transfer.id) } else { next = min(next, transfer.headDeadlineMs) }
+        }
+        for id in expired.sorted(by: { $0.rawValue < $1.rawValue }) { fail(id, .timeout) }
+        if next != .max { armHeadTimer(next) }
     }
 
     /// Completes every finished transfer. A completion may close the client; then the rest were
@@ -227,11 +382,17 @@ public final class HTTPClient {
             let result = outcome(of: transfer, code: code)
             transfer.freeHeaderList()
             recycle(transfer.easy)
+            if case .success(let response) = result, let delegate = transfer.delegate, !transfer.headDelivered {
+                transfer.headDelivered = true
+                delegate.responseHead(status: response.status, headers: response.headers)
+            }
             transfer.completion(result)
         }
     }
 
     private func outcome(of transfer: Transfer, code: CURLcode) -> Result<HTTPClientResponse, HTTPClientError> {
+        // Cancelled inside a callback, then refused by the write callback before the cancel ran.
+        if transfer.cancelRequested { return .failure(.cancelled) }
         if code == CURLE_OK {
             var status = 0
             petrel_curl_easy_getinfo_long(transfer.easy.raw, CURLINFO_RESPONSE_CODE, &status)
@@ -293,9 +454,16 @@ public final class HTTPClient {
         // The gateway forwards paths verbatim; curl would otherwise squash `/../` segments.
         check(petrel_curl_easy_setopt_long(h, CURLOPT_PATH_AS_IS, 1))
         check(petrel_curl_easy_setopt_long(h, CURLOPT_TCP_KEEPALIVE, 1))
-        check(petrel_curl_easy_setopt_long(h, CURLOPT_TIMEOUT_MS, Int(max(1, request.timeoutMs))))
+        if transfer.delegate == nil {
+            check(petrel_curl_easy_setopt_long(h, CURLOPT_TIMEOUT_MS, Int(max(1, request.timeoutMs))))
+            check(petrel_curl_easy_setopt_off(h, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(options.maxResponseBytes)))
+        } else {
+            // The head has its own deadline (headTimer); a body has none, only a stall limit,
+            // which curl suspends while the delegate keeps the transfer paused.
+            check(petrel_curl_easy_setopt_long(h, CURLOPT_LOW_SPEED_LIMIT, 1))
+            check(petrel_curl_easy_setopt_long(h, CURLOPT_LOW_SPEED_TIME, Int(max(1, (request.timeoutMs + 999) / 1000))))
+        }
         check(petrel_curl_easy_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, Int(max(1, options.connectTimeoutMs))))
-        check(petrel_curl_easy_setopt_off(h, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(options.maxResponseBytes)))
         check(petrel_curl_easy_setopt_long(h, CURLOPT_SSL_VERIFYPEER, 1))
         check(petrel_curl_easy_setopt_long(h, CURLOPT_SSL_VERIFYHOST, 2))
         if let caFile = options.caFile { check(petrel_curl_easy_setopt_string(h, CURLOPT_CAINFO, caFile)) }
@@ -303,6 +471,11 @@ public final class HTTPClient {
         if let key = options.clientKeyFile { check(petrel_curl_easy_setopt_string(h, CURLOPT_SSLKEY, key)) }
         check(petrel_curl_easy_setopt_pointer(h, CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(transfer.easy.errorBuffer)))
         check(petrel_curl_easy_setopt_pointer(h, CURLOPT_PRIVATE, me))
+        let client = Unmanaged.passUnretained(self).toOpaque()
+        check(petrel_curl_easy_setopt_opensocket(h, curlOpenSocketCallback))
+        check(petrel_curl_easy_setopt_pointer(h, CURLOPT_OPENSOCKETDATA, client))
+        check(petrel_curl_easy_setopt_closesocket(h, curlCloseSocketCallback))
+        check(petrel_curl_easy_setopt_pointer(h, CURLOPT_CLOSESOCKETDATA, client))
         check(petrel_curl_easy_setopt_write_function(h, CURLOPT_WRITEFUNCTION, curlWriteCallback))
         check(petrel_curl_easy_setopt_pointer(h, CURLOPT_WRITEDATA, me))
         check(petrel_curl_easy_setopt_write_function(h, CURLOPT_HEADERFUNCTION, curlHeaderCallback))
@@ -335,22 +508,40 @@ public final class HTTPClient {
         // Headers: the caller's, plus removal of what curl would add on its own, so the backend
         // sees exactly what the gateway meant to send.
         var list: UnsafeMutablePointer<curl_slist>?
-        var seen = Set<String>()
+        // Only three names matter here: compared in place rather than through a set of
+        // lowercased copies (a hash and an allocation per header per request).
+        var hasExpect = false, hasAccept = false, hasContentType = false
         for (name, value) in request.headers {
-            seen.insert(name.lowercased())
+            switch name.utf8.count {
+            case 6: hasExpect = hasExpect || Self.isNamed(name, "expect"); hasAccept = hasAccept || Self.isNamed(name, "accept")
+            case 12: hasContentType = hasContentType || Self.isNamed(name, "content-type")
+            default: break
+            }
             // "Name;" is curl's spelling for a header with an empty value ("Name:" would remove it).
             list = curl_slist_append(list, value.isEmpty ? "\(name);" : "\(name): \(value)")
         }
         // No `Expect: 100-continue` round trip before bodies.
-        if !seen.contains("expect") { list = curl_slist_append(list, "Expect:") }
-        if !seen.contains("accept") { list = curl_slist_append(list, "Accept:") }
+        if !hasExpect { list = curl_slist_append(list, "Expect:") }
+        if !hasAccept { list = curl_slist_append(list, "Accept:") }
         // curl labels POSTFIELDS bodies as form data unless told otherwise.
-        if sendsBody && !seen.contains("content-type") { list = curl_slist_append(list, "Content-Type:") }
+        if sendsBody && !hasContentType { list = curl_slist_append(list, "Content-Type:") }
         transfer.headerList = list
         check(petrel_curl_easy_setopt_slist(h, CURLOPT_HTTPHEADER, list))
 
         if failed != CURLE_OK { return String(cString: curl_easy_strerror(failed)) }
         return nil
+    }
+
+    /// `name` equals `lower` (lowercase ASCII) ignoring ASCII case.
+    private static func isNamed(_ name: String, _ lower: StaticString) -> Bool {
+        guard name.utf8.count == lower.utf8CodeUnitCount else { return false }
+        var i = 0
+        for byte in name.utf8 {
+            let folded: UInt8 = byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
+            if folded != lower.utf8Start[i] { return false }
+            i += 1
+        }
+        return true
     }
 
     /// CR, LF or NUL in a header would let a caller split the request.
@@ -369,10 +560,10 @@ public final class HTTPClient {
         return nil
     }
 
-    private func closePoll(_ poll: UnsafeMutablePointer<uv_poll_t>) {
-        guard polls.remove(poll) != nil else { return }
-        uv_poll_stop(poll)
-        uv_close(uvHandle(poll), freeHandle)
+    private func closeWatch(_ socket: curl_socket_t) {
+        guard let watch = watches.removeValue(forKey: socket) else { return }
+        uv_poll_stop(watch.poll)
+        uv_close(uvHandle(watch.poll), freeHandle)
     }
 }
 
@@ -380,7 +571,18 @@ public final class HTTPClient {
 
 private func curlSocketCallback(_ easy: UnsafeMutableRawPointer?, _ socket: curl_socket_t, _ what: Int32,
                                 _ user: UnsafeMutableRawPointer?, _ socketPointer: UnsafeMutableRawPointer?) -> Int32 {
-    Unmanaged<HTTPClient>.fromOpaque(user!).takeUnretainedValue().watch(socket: socket, what: what, poll: socketPointer)
+    Unmanaged<HTTPClient>.fromOpaque(user!).takeUnretainedValue().watch(socket: socket, what: what)
+}
+
+private func curlOpenSocketCallback(_ user: UnsafeMutableRawPointer?, _ purpose: curlsocktype,
+                                    _ address: UnsafeMutablePointer<curl_sockaddr>?) -> curl_socket_t {
+    guard let user, let address else { return -1 }
+    return Unmanaged<HTTPClient>.fromOpaque(user).takeUnretainedValue().openSocket(address)
+}
+
+private func curlCloseSocketCallback(_ user: UnsafeMutableRawPointer?, _ socket: curl_socket_t) -> Int32 {
+    guard let user else { return Glibc.close(socket) }
+    return Unmanaged<HTTPClient>.fromOpaque(user).takeUnretainedValue().closeSocket(socket)
 }
 
 private func curlTimerCallback(_ multi: UnsafeMutableRawPointer?, _ timeoutMs: Int, _ user: UnsafeMutableRawPointer?) -> Int32 {
@@ -396,6 +598,11 @@ private func pollFired(_ poll: UnsafeMutablePointer<uv_poll_t>?, _ status: Int32
 private func timerFired(_ timer: UnsafeMutablePointer<uv_timer_t>?) {
     guard let timer else { return }
     Unmanaged<HTTPClient>.fromOpaque(timer.pointee.data).takeUnretainedValue().timeoutFired()
+}
+
+private func headTimerFired(_ timer: UnsafeMutablePointer<uv_timer_t>?) {
+    guard let timer else { return }
+    Unmanaged<HTTPClient>.fromOpaque(timer.pointee.data).takeUnretainedValue().headDeadlinesReached()
 }
 
 /// Close callback for every handle this module allocates: the memory goes, nothing else is touched.

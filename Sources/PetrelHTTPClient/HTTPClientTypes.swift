@@ -40,7 +40,9 @@ public struct HTTPClientRequest: Sendable {
     /// CR, LF or NUL are refused (`.other`) rather than letting them split the request.
     public var headers: [(String, String)]
     public var body: [UInt8]
-    /// Total time for the request, queueing and connecting included.
+    /// Total time for the request, queueing and connecting included. For `HTTPClient.stream`,
+    /// the time until the response head; after it, a body that stalls (under 1 byte/s for this
+    /// long while not paused) fails with `.timeout`.
     public var timeoutMs: Int64
 
     public init(method: String = "GET", url: String, headers: [(String, String)] = [], body: [UInt8] = [], timeoutMs: Int64 = 29_000) {

@@ -42,6 +42,18 @@ final class Transfer {
     var responseHeaders: [(String, String)] = []
     var body: [UInt8] = []
     var exceededLimit = false
+    /// Set for `HTTPClient.stream`: the response goes here instead of `body`.
+    var delegate: HTTPResponseStreamDelegate?
+    /// The client, told when a stream's head went out (`headsDelivered`); it outlives its transfers.
+    unowned(unsafe) var client: HTTPClient?
+    var headDelivered = false
+    var headDeadlineMs: Int64 = 0
+    /// The delegate refused a piece; curl holds it until `HTTPClient.resume`.
+    var paused = false
+    /// Cancelled from inside a curl callback; the removal waits until curl returns.
+    var cancelRequested = false
+    /// Status of the header block being read (an interim 1xx, then the final one).
+    private var blockStatus = 0
 
     init(id: HTTPRequestID, easy: EasyHandle, maxResponseBytes: Int,
          completion: @escaping (Result<HTTPClientResponse, HTTPClientError>) -> Void) {
@@ -61,12 +73,21 @@ final class Transfer {
     func receiveHeaderLine(_ line: UnsafeRawBufferPointer) {
         var end = line.count
         while end > 0, line[end - 1] == 0x0A || line[end - 1] == 0x0D { end -= 1 }
-        guard end > 0 else { return }
+        guard end > 0 else {
+            // The blank line ending a block: a final block is the head a stream waits for.
+            if blockStatus >= 200, let delegate, !headDelivered, !cancelRequested {
+                headDelivered = true
+                client?.headsDelivered.append(self)
+                delegate.responseHead(status: blockStatus, headers: responseHeaders)
+            }
+            return
+        }
         let bytes = UnsafeRawBufferPointer(rebasing: line[0..<end])
         if bytes.starts(with: "HTTP/".utf8) {
             // A new status line: any earlier block was an interim (1xx) response, whose headers
             // are not the final response's.
             responseHeaders.removeAll(keepingCapacity: true)
+            blockStatus = Self.statusCode(bytes)
             return
         }
         if bytes[0] == 0x20 || bytes[0] == 0x09 {
@@ -82,6 +103,18 @@ final class Transfer {
         responseHeaders.append((name, value))
     }
 
+    /// The three digits after the first space of a status line; 0 when absent.
+    private static func statusCode(_ line: UnsafeRawBufferPointer) -> Int {
+        guard let space = line.firstIndex(of: 0x20), space + 3 < line.count + 1 else { return 0 }
+        var code = 0
+        for i in (space + 1)..<(space + 4) {
+            let digit = Int(line[i]) - 0x30
+            guard (0...9).contains(digit) else { return 0 }
+            code = code * 10 + digit
+        }
+        return code
+    }
+
     private static func trimmed(_ s: Slice<UnsafeRawBufferPointer>) -> Slice<UnsafeRawBufferPointer> {
         var lo = s.startIndex, hi = s.endIndex
         while lo < hi, s[lo] == 0x20 || s[lo] == 0x09 { lo += 1 }
@@ -94,6 +127,14 @@ func curlWriteCallback(_ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ coun
     let transfer = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
     let length = size * count
     guard length > 0, let data else { return 0 }
+    if let delegate = transfer.delegate {
+        // Zero aborts the transfer (CURLE_WRITE_ERROR): nobody wants the bytes any more.
+        guard !transfer.cancelRequested else { return 0 }
+        guard transfer.headDelivered else { return length }
+        if delegate.responseBody(UnsafeRawBufferPointer(start: data, count: length)) { return length }
+        transfer.paused = true
+        return petrel_curl_writefunc_pause
+    }
     if transfer.body.count + length > transfer.maxResponseBytes {
         // Returning less than `length` aborts the transfer with CURLE_WRITE_ERROR.
         transfer.exceededLimit = true

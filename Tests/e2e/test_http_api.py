@@ -600,3 +600,103 @@ def test_many_keep_alive_clients_in_parallel(petrel_server):
         for t in threads:
             t.join()
     assert errors == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Stages and stage variables
+# ---------------------------------------------------------------------------------------------
+
+def stage_config(backend_port, fn_url_var="fnurl") -> str:
+    return f"""\
+stage: prod
+stage_variables:
+  backend: "127.0.0.1:{backend_port}"
+  fnurl: "http://127.0.0.1:{backend_port}/events"
+  env: staging
+http:
+  routes:
+    "ANY /api/{{proxy+}}": {{integration: api}}
+    "POST /fn": {{integration: fn}}
+integrations:
+  api:
+    type: http_proxy
+    url: "http://${{stageVariables.backend}}/base/{{proxy}}?env=${{stageVariables.env}}"
+    headers: {{x-stage-env: "${{stageVariables.env}}", x-fixed: "1"}}
+  fn: {{type: http, url: "${{stageVariables.{fn_url_var}}}", headers: {{x-env: "${{stageVariables.env}}"}}}}
+"""
+
+
+def test_stage_variables_in_urls_headers_and_events(petrel_server):
+    with RecordingBackend(lambda ev: Reply(200, b"ok")) as be:
+        srv = petrel_server(stage_config(be.port))
+        r = call(srv.public_port, "GET", "/prod/api/a/b?q=1", headers={"X-Stage-Env": "from-client"})
+        assert (r.status, r.body) == (200, b"ok")
+        rec = be.wait_for(lambda rec: True)[0]
+        assert rec.path == "/base/a/b?env=staging&q=1"
+        assert rec.headers["x-stage-env"] == "staging", "the integration's header replaces the client's"
+        assert rec.headers["x-fixed"] == "1"
+        be.policy = lambda ev: proxy(200, "fn")
+        r = call(srv.public_port, "POST", "/fn", body=b"{}", headers={"Content-Type": "application/json"})
+        assert (r.status, r.body) == (200, b"fn")
+        rec = be.wait_for(lambda rec: rec.path == "/events")[0]
+    assert rec.headers["x-env"] == "staging"
+    assert rec.event["stageVariables"] == {"backend": f"127.0.0.1:{be.port}",
+                                           "fnurl": f"http://127.0.0.1:{be.port}/events", "env": "staging"}
+    assert rec.event["requestContext"]["stage"] == "prod"
+
+
+def test_unknown_or_bad_stage_variables_are_refused_by_check_config(petrel_bin, tmp_path):
+    import subprocess
+    cfg = tmp_path / "stage.yaml"
+    cfg.write_text(stage_config(8080, fn_url_var="nosuch"))
+    out = subprocess.run([petrel_bin, "check-config", str(cfg)], capture_output=True, text=True, timeout=20)
+    assert out.returncode == 1, out
+    assert "integrations.fn.url" in out.stdout and "nosuch" in out.stdout, out.stdout
+    cfg.write_text('stage_variables: {"bad name": x, ok: "has space", fine: v1}\n'
+                   'integrations: {p: {type: http_proxy, url: "http://h/", headers: {"x-a": "${stageVariables.missing}"}}}\n')
+    out = subprocess.run([petrel_bin, "check-config", str(cfg)], capture_output=True, text=True, timeout=20)
+    assert out.returncode == 1, out
+    assert 'stage_variables["bad name"]' in out.stdout, out.stdout
+    assert "stage_variables.ok" in out.stdout, out.stdout
+    assert "integrations.p.headers.x-a" in out.stdout and "missing" in out.stdout, out.stdout
+    assert "stage_variables.fine" not in out.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# Drain
+# ---------------------------------------------------------------------------------------------
+
+def test_drain_waits_for_http_route_calls_in_flight(petrel_server):
+    import threading
+    def slow(ev):
+        if isinstance(ev, dict):   # the `http` integration's event
+            return proxy(200, "slow", delay=1.0)
+        return Reply(200, b"slow", delay=1.0)
+
+    with RecordingBackend(slow) as be:
+        srv = petrel_server(proxy_config(be.port).replace(
+            '"$default": {integration: rest}', '"$default": {integration: rest}\n    "GET /fn": {integration: fn}')
+            + f'  fn: {{type: http, url: "{be.url}"}}\n')
+        port = srv.public_port
+        results = {}
+
+        def client(name, path):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("GET", path)
+            r = conn.getresponse()
+            results[name] = (r.status, r.read(), r.getheader("connection"))
+            conn.close()
+
+        threads = [threading.Thread(target=client, args=(n, p)) for n, p in [("proxy", "/api/x"), ("event", "/fn")]]
+        for t in threads:
+            t.start()
+        be.wait_for(lambda rec: True, count=2)
+        srv.signal(signal.SIGTERM)
+        time.sleep(0.2)
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        for t in threads:
+            t.join(10)
+        assert srv.wait_exit(10) == 0
+    assert results["proxy"] == (200, b"slow", "close")
+    assert results["event"] == (200, b"slow", "close")

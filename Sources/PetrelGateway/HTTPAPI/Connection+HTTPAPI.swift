@@ -130,7 +130,8 @@ extension Connection {
                                     _ state: APIRequest) {
         let event = HTTPAPIEvent(head: state.request.head, body: [], routeKey: state.route.key.text, pathParameters: state.parameters,
                                  requestId: state.requestId, timeMs: state.timeMs, stage: worker.settings.stage,
-                                 apiId: worker.settings.apiId, sourceIp: sourceIp, authorizerJSON: nil)
+                                 apiId: worker.settings.apiId, sourceIp: sourceIp, authorizerJSON: nil,
+                                 stageVariablesJSON: worker.settings.httpAPI.stageVariablesJSON)
         let request = HTTPClientRequest(method: "POST", url: url, headers: [("Content-Type", "application/json")] + worker.traceHeaders(for: self),
                                         body: event.authorizerInput(identity: identity, routeArnMethod: state.request.head.method),
                                         timeoutMs: timeoutMs)
@@ -192,26 +193,37 @@ extension Connection {
             deliver(HTTPResponse(status: status, headers: headers, body: text), state)
         case .echo:
             deliver(HTTPResponse(status: 200, body: state.request.body), state)
-        case .event(let url, let timeoutMs):
+        case .event(let url, let timeoutMs, let extraHeaders):
             let event = HTTPAPIEvent(head: head, body: state.request.body, routeKey: state.route.key.text,
                                      pathParameters: state.parameters, requestId: state.requestId, timeMs: state.timeMs,
                                      stage: settings.stage, apiId: settings.apiId, sourceIp: sourceIp,
-                                     authorizerJSON: state.authorizerJSON)
+                                     authorizerJSON: state.authorizerJSON, stageVariablesJSON: settings.httpAPI.stageVariablesJSON)
             let request = HTTPClientRequest(method: "POST", url: url,
-                                            headers: [("Content-Type", "application/json")] + worker.traceHeaders(for: self),
+                                            headers: [("Content-Type", "application/json")] + worker.traceHeaders(for: self) + extraHeaders,
                                             body: event.json(), timeoutMs: timeoutMs)
             send(request, state, timeoutMs: timeoutMs) { response in
                 HTTPAPIResponse.read(status: response.status, headers: response.headers, body: response.body)
                     ?? .message(500, "Internal Server Error")
             }
-        case .proxy(let target, let timeoutMs):
+        case .proxy(let target, let timeoutMs, let extraHeaders):
             var headers = ProxyHeaders.request(head.headers, sourceIp: sourceIp, isTLS: stream.isTLS)
             if head.headers.first("traceparent") == nil { headers += worker.traceHeaders(for: self) }
+            if !extraHeaders.isEmpty {
+                headers.removeAll { header in extraHeaders.contains { $0.0.lowercased() == header.0.lowercased() } }
+                headers += extraHeaders
+            }
             let request = HTTPClientRequest(method: head.method, url: target.url(parameters: state.parameters, path: state.path, query: head.query),
                                             headers: headers, body: state.request.body, timeoutMs: timeoutMs)
-            send(request, state, timeoutMs: timeoutMs) { response in
-                HTTPResponse(status: response.status, headers: ProxyHeaders.response(response.headers), body: response.body)
+            beginAsync(state, timeoutMs: timeoutMs)
+            guard !worker.shutDown else {
+                deliver(.message(502, "Internal Server Error"), state)
+                return
             }
+            let proxy = ProxyStream(connection: self, state: state, timeoutMs: timeoutMs)
+            proxyStream = proxy
+            let id = worker.httpClient.stream(request, to: proxy)
+            // Refused up front: the stream already ended.
+            if proxyStream === proxy { proxy.id = id }
         }
     }
 
@@ -237,26 +249,47 @@ extension Connection {
         }
     }
 
+    /// A streamed answer (ProxyStream) is complete: like `deliver` after an asynchronous step.
+    func finishStreamedResponse(keepAlive: Bool) {
+        guard phase == .http, awaitingResponse != nil else { return }
+        awaitingResponse = nil
+        // A drain that began after the head went out still ends the connection here.
+        guard keepAlive && !worker.draining else {
+            http = nil
+            finishAfterFlush()
+            return
+        }
+        phaseDeadlineMs = worker.loop.nowMs + worker.settings.limits.handshakeTimeoutMs
+        stream.startReading()
+        handleHTTPBytes(UnsafeMutableRawBufferPointer(start: nil, count: 0))
+        stream.flush()
+    }
+
     // MARK: Answers
 
-    /// Parks the connection until `deliver`: no more reading (so a client cannot pile up
-    /// pipelined bytes) and a deadline past the call's own timeout.
+    /// Parks the connection until `deliver`, with a deadline past the call's own timeout.
+    /// Reading goes on, so a client that leaves is noticed (and its call cancelled), until bytes
+    /// of a pipelined request arrive (`handleHTTPBytes` then stops it, so a client cannot pile
+    /// them up).
     private func beginAsync(_ state: APIRequest, timeoutMs: Int64) {
         guard awaitingResponse == nil else { return }
         awaitingResponse = (state.keepAlive, state.isHead)
         phaseDeadlineMs = worker.loop.nowMs + timeoutMs + 5_000
-        stream.stopReading()
     }
 
-    /// Writes the answer with the route's CORS headers (the backend's own replaced) and
-    /// API Gateway's `apigw-requestid`; after an asynchronous step, resumes pipelined requests.
-    private func deliver(_ response: HTTPResponse, _ state: APIRequest) {
-        var response = response
+    /// The route's CORS headers (the backend's own replaced) and API Gateway's `apigw-requestid`.
+    func decorateAPIResponse(_ response: inout HTTPResponse, _ state: APIRequest) {
         if let cors = state.cors {
             response.headers.removeAll { CORSPolicy.isCORSResponseHeader($0.0) }
             response.headers += cors.responseHeaders(origin: state.request.head.headers.first("Origin"))
         }
         response.headers.append(("apigw-requestid", state.requestId.description))
+    }
+
+    /// Writes the decorated answer; after an asynchronous step, resumes pipelined requests.
+    func deliver(_ response: HTTPResponse, _ state: APIRequest) {
+        var response = response
+        decorateAPIResponse(&response, state)
         guard awaitingResponse != nil else {
             respond(response, keepAlive: state.keepAlive, head: state.isHead)
             return

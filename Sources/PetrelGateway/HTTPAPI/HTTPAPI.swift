@@ -42,6 +42,8 @@ final class HTTPAPI: Sendable {
     /// Key `throttling`: node-wide, every HTTP route.
     let throttle: SharedTokenBucket?
     let apiKeys: APIKeyTable?
+    /// `stageVariables` of the events (a JSON object), nil when the config has none.
+    let stageVariablesJSON: String?
 
     var isEmpty: Bool { router.count == 0 }
 
@@ -93,6 +95,9 @@ final class HTTPAPI: Sendable {
         }
         throttle = config.throttling.map { SharedTokenBucket(rate: $0.rate, burst: $0.burst, nowMs: 0) }
         apiKeys = config.apiKeys.map(APIKeyTable.init)
+        stageVariablesJSON = config.stageVariables.isEmpty ? nil
+            : "{" + config.stageVariables.sorted { $0.key < $1.key }.map { JSONText.quoted($0.key) + ":" + JSONText.quoted($0.value) }
+                .joined(separator: ",") + "}"
     }
 
     @inline(__always)
@@ -107,10 +112,12 @@ enum HTTPAPIIntegration: Sendable {
     case mock(status: Int, body: ContextTemplate, headers: [(String, String)])
     /// `type: mock, mode: echo`: the request body back.
     case echo
-    /// `type: http`: POSTs API Gateway's HTTP API payload format 2.0 event to `url`.
-    case event(url: String, timeoutMs: Int64)
-    /// `type: http_proxy`: forwards the request itself.
-    case proxy(ProxyTarget, timeoutMs: Int64)
+    /// `type: http`: POSTs API Gateway's HTTP API payload format 2.0 event to `url`, with the
+    /// integration's `headers`.
+    case event(url: String, timeoutMs: Int64, headers: [(String, String)])
+    /// `type: http_proxy`: forwards the request itself; the integration's `headers` replace the
+    /// client's of the same name.
+    case proxy(ProxyTarget, timeoutMs: Int64, headers: [(String, String)])
 
     init(_ config: IntegrationConfig, key: HTTPRouteKey, at: String) throws(GatewaySettings.BuildError) {
         switch config.type {
@@ -119,12 +126,13 @@ enum HTTPAPIIntegration: Sendable {
                 self = .echo
             } else {
                 self = .mock(status: config.status ?? 200, body: ContextTemplate(config.body ?? ""),
-                             headers: config.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+                             headers: config.sortedHeaders)
             }
         case .http:
-            self = .event(url: config.url ?? "", timeoutMs: config.httpRouteTimeout)
+            self = .event(url: config.url ?? "", timeoutMs: config.httpRouteTimeout, headers: config.sortedHeaders)
         case .httpProxy:
-            self = .proxy(try ProxyTarget(url: config.url ?? "", key: key, at: at), timeoutMs: config.httpRouteTimeout)
+            self = .proxy(try ProxyTarget(url: config.url ?? "", key: key, at: at), timeoutMs: config.httpRouteTimeout,
+                          headers: config.sortedHeaders)
         }
     }
 }

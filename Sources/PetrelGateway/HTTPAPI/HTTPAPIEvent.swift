@@ -22,6 +22,7 @@ struct HTTPAPIEvent {
     let apiId: String
     let sourceIp: String
     let authorizerJSON: String?
+    let stageVariablesJSON: String?
 
     func json() -> [UInt8] {
         var out = "{\"version\":\"2.0\","
@@ -122,6 +123,7 @@ struct HTTPAPIEvent {
         field("stage", stage, &out)
         field("time", TimeFormat.clf(timeMs), &out)
         out += "\"timeEpoch\":\(timeMs)},"
+        if let stageVariablesJSON { out += "\"stageVariables\":\(stageVariablesJSON)," }
         if !pathParameters.isEmpty {
             out += "\"pathParameters\":{" + pathParameters.map {
                 "\(JSONText.quoted($0.name)):\(JSONText.quoted(PercentDecoding.decode($0.value[...]) ?? $0.value))"

@@ -7,17 +7,20 @@ import PetrelHTTPClient
 final class HTTPIntegration: Integration {
     let url: String
     let timeoutMs: Int64
+    /// The integration's `headers`, sent with every event.
+    let headers: [(String, String)]
 
-    init(url: String, timeoutMs: Int64) {
+    init(url: String, timeoutMs: Int64, headers: [(String, String)] = []) {
         self.url = url
         self.timeoutMs = timeoutMs
+        self.headers = headers
     }
 
     func invoke(_ event: borrowing IntegrationEvent, services: any IntegrationServices,
                 completion: IntegrationCompletion) -> IntegrationReply {
         guard let worker = services as? Worker, !worker.shutDown else { return .failure(.unreachable) }
         let request = HTTPClientRequest(method: "POST", url: url,
-                                        headers: [("Content-Type", "application/json")] + worker.traceHeaders(for: event.connection),
+                                        headers: [("Content-Type", "application/json")] + worker.traceHeaders(for: event.connection) + headers,
                                         body: ProxyEvent.json(event), timeoutMs: timeoutMs)
         worker.httpClient.send(request) { result in
             switch result {

@@ -1,0 +1,168 @@
+import CLibUV
+import PetrelHTTPClient
+
+/// One `http_proxy` response on its way from the backend to the client (DESIGN §8: "streams the
+/// response"). The head goes out as soon as curl has it, then each body piece as curl delivers
+/// it: with the backend's `content-length`, else chunked. The gateway holds at most about
+/// `pauseBytes` of it: past that in the client's write queue the transfer pauses (curl stops
+/// reading the backend, TCP pushes back on it) until the client's writes drain.
+///
+/// Before the head, failures answer as API Gateway's HTTP APIs do (503 after the integration
+/// timeout, 502 otherwise); after it, the status is out, so a broken body closes the connection.
+/// The connection is parked (`awaitingResponse`) for the whole stream: pipelined requests wait.
+final class ProxyStream: HTTPResponseStreamDelegate {
+    /// Client write queue bound before the backend is paused.
+    static let pauseBytes = 256 * 1024
+
+    private enum Framing {
+        case none
+        case length
+        case chunked
+        /// An HTTP/1.0 client and no length: the end of the body is the end of the connection.
+        case untilClose
+    }
+
+    private let connection: Connection
+    private let state: APIRequest
+    private let timeoutMs: Int64
+    private let startNs = uv_hrtime()
+    var id: HTTPRequestID?
+    private var framing = Framing.none
+    private var keepAlive = true
+    /// The backend's head arrived: the status is decided (and sent, or held in `heldHead`).
+    private var hasHead = false
+    /// The serialized head, held until the first body bytes (one write for both) or the end of
+    /// the curl call that delivered it (`responseFlush`).
+    private var heldHead: [UInt8]?
+    private var chunksSent = false
+    private var paused = false
+    private var finished = false
+
+    init(connection: Connection, state: APIRequest, timeoutMs: Int64) {
+        self.connection = connection
+        self.state = state
+        self.timeoutMs = timeoutMs
+    }
+
+    // MARK: HTTPResponseStreamDelegate
+
+    func responseHead(status: Int, headers: [(String, String)]) {
+        guard !finished, connection.phase == .http else { return }
+        hasHead = true
+        connection.http?.observation.integrationUs = Int32(clamping: (uv_hrtime() &- startNs) / 1000)
+        var response = HTTPResponse(status: status, headers: ProxyHeaders.response(headers))
+        connection.decorateAPIResponse(&response, state)
+        let length = headers.first { $0.0.lowercased() == "content-length" }?.1
+        let chunkedByBackend = headers.contains { $0.0.lowercased() == "transfer-encoding" }
+        var framingLine: String?
+        if status < 200 || status == 204 || status == 304 {
+            framing = .none
+        } else if state.isHead {
+            framing = .none
+            if let length, !chunkedByBackend { framingLine = "Content-Length: \(length)" }
+        } else if let length, !chunkedByBackend {
+            framing = .length
+            framingLine = "Content-Length: \(length)"
+        } else if state.request.head.versionMinor == 0 {
+            framing = .untilClose
+        } else {
+            framing = .chunked
+            framingLine = "Transfer-Encoding: chunked"
+        }
+        keepAlive = state.keepAlive && !connection.worker.draining && framing != .untilClose
+        connection.worker.observeResponse(connection, response)
+        connection.servedRequest = true
+        heldHead = response.headBytes(keepAlive: keepAlive, framing: framingLine, reserving: 64)
+    }
+
+    func responseBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let stream = connection.stream
+        guard !finished, hasHead, !stream.isClosing else { return true }
+        if stream.pendingWriteBytes > Self.pauseBytes {
+            paused = true
+            return false
+        }
+        // A client still taking bytes is not idle; one that stops for the timeout is dropped by
+        // the sweep.
+        connection.phaseDeadlineMs = connection.worker.loop.nowMs + timeoutMs + 5_000
+        var prefix = heldHead ?? []
+        heldHead = nil
+        if framing == .chunked {
+            // The previous chunk's CRLF rides with this chunk's size line: one write per piece.
+            prefix += ((chunksSent ? "\r\n" : "") + String(bytes.count, radix: 16) + "\r\n").utf8
+            chunksSent = true
+        }
+        if framing == .none {
+            prefix.withUnsafeBytes { stream.write($0) }
+        } else if prefix.isEmpty {
+            stream.write(bytes)
+        } else if bytes.count <= 16 * 1024 {
+            // Small: one buffer, so one send (a write of two buffers is two).
+            prefix.append(contentsOf: bytes)
+            prefix.withUnsafeBytes { stream.write($0) }
+        } else {
+            prefix.withUnsafeBytes { stream.write($0, bytes) }
+        }
+        return true
+    }
+
+    func responseFlush() {
+        writeHeldHead()
+    }
+
+    private func writeHeldHead() {
+        guard let head = heldHead else { return }
+        heldHead = nil
+        head.withUnsafeBytes { connection.stream.write($0) }
+    }
+
+    func responseEnd(_ error: HTTPClientError?) {
+        guard !finished else { return }
+        finished = true
+        connection.proxyStream = nil
+        guard connection.phase == .http else { return }
+        if !hasHead {
+            let failure = error ?? .other("no response head")
+            Log.warn("http route integration failed", ["error": .string("\(failure)"), "route": .string(state.route.key.text)])
+            connection.http?.observation.integrationUs = Int32(clamping: (uv_hrtime() &- startNs) / 1000)
+            connection.deliver(failure == .timeout ? .message(503, "Service Unavailable") : .message(502, "Internal Server Error"),
+                                          state)
+            return
+        }
+        writeHeldHead()
+        if let error {
+            Log.warn("http_proxy response broken off", ["error": .string("\(error)"), "route": .string(state.route.key.text)])
+            connection.http = nil
+            if framing == .untilClose {
+                // A clean FIN would read as a complete body: reset instead.
+                connection.stream.abort()
+            } else {
+                connection.finishAfterFlush()
+            }
+            return
+        }
+        if framing == .chunked {
+            let end = Array<UInt8>((chunksSent ? "\r\n0\r\n\r\n" : "0\r\n\r\n").utf8)
+            end.withUnsafeBytes { connection.stream.write($0) }
+        }
+        connection.finishStreamedResponse(keepAlive: keepAlive)
+    }
+
+    // MARK: From the connection
+
+    /// The client's writes drained: let the backend's bytes flow again.
+    func clientDrained() {
+        connection.phaseDeadlineMs = connection.worker.loop.nowMs + timeoutMs + 5_000
+        guard paused, !finished, let id else { return }
+        paused = false
+        connection.worker.httpClient.resume(id)
+    }
+
+    /// The client is gone: stop the backend transfer.
+    func clientGone() {
+        guard !finished else { return }
+        finished = true
+        connection.proxyStream = nil
+        if let id { connection.worker.httpClient.cancel(id) }
+    }
+}
