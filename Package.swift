@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "petrel-loadtest", targets: ["petrel-loadtest"]),
         .library(name: "PetrelCodecs", targets: ["PetrelCodecs"]),
         .library(name: "PetrelConfig", targets: ["PetrelConfig"]),
+        .library(name: "PetrelLoop", targets: ["PetrelLoop"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
@@ -41,8 +42,10 @@ let package = Package(
         .target(name: "PetrelGateway", dependencies: [
             "PetrelCodecs", "PetrelCore", "PetrelConfig", "PetrelCrypto", "PetrelLoop", "PetrelHTTPClient", "PetrelRedis", "CLibUV",
         ]),
+        // The admin API as blocking calls for tools (`petrel admin`), over PetrelHTTPClient.
+        .target(name: "PetrelAdminClient", dependencies: ["PetrelCore", "PetrelCrypto", "PetrelHTTPClient", "PetrelLoop"]),
         .executableTarget(name: "petrel", dependencies: [
-            "PetrelGateway", "PetrelConfig", "PetrelRedis",
+            "PetrelGateway", "PetrelConfig", "PetrelRedis", "PetrelAdminClient", "PetrelCrypto",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

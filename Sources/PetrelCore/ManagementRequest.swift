@@ -12,6 +12,10 @@ public enum ManagementRequest: Equatable, Sendable {
     case healthz
     case readyz
     case metrics
+    /// `GET /`: the dashboard page. Its data (`/dashboard/snapshot`, `/dashboard/events`) needs auth.
+    case dashboard
+    case dashboardSnapshot
+    case dashboardEvents
     /// The path names a management resource but not with this method.
     case methodNotAllowed
     case notFound
@@ -19,7 +23,7 @@ public enum ManagementRequest: Equatable, Sendable {
     /// Health endpoints never need auth, so probes work without credentials.
     public var needsAuth: Bool {
         switch self {
-        case .healthz, .readyz, .notFound: return false
+        case .healthz, .readyz, .notFound, .dashboard: return false
         default: return true
         }
     }
@@ -39,6 +43,9 @@ public enum ManagementRequest: Equatable, Sendable {
         case ("healthz", 1): return method == "GET" || method == "HEAD" ? .healthz : .methodNotAllowed
         case ("readyz", 1): return method == "GET" || method == "HEAD" ? .readyz : .methodNotAllowed
         case ("metrics", 1): return method == "GET" ? .metrics : .methodNotAllowed
+        case ("", 1): return method == "GET" || method == "HEAD" ? .dashboard : .methodNotAllowed
+        case ("dashboard", 2) where parts[1] == "snapshot": return method == "GET" ? .dashboardSnapshot : .methodNotAllowed
+        case ("dashboard", 2) where parts[1] == "events": return method == "GET" ? .dashboardEvents : .methodNotAllowed
         case ("@connections", 1):
             return method == "GET" ? .listConnections : .methodNotAllowed
         case ("@connections", 2):

@@ -45,6 +45,9 @@ final class Worker: IntegrationServices, IntegrationCompletionTarget {
     /// Counters, access-log buffer and in-flight call timings of this loop (Observability/).
     let metrics = LoopMetrics()
 
+    /// Admin dashboard event streams (loop 0, made on first use).
+    var dashboardStreams: DashboardStreams?
+
     /// Runs on the loop when a drain has closed every connection.
     var onDrained: (() -> Void)?
 
@@ -68,6 +71,9 @@ final class Worker: IntegrationServices, IntegrationCompletionTarget {
         if let endpoint = shared.redis {
             let client = RedisClient(loop: loop, endpoint: endpoint)
             let redisRegistry = RedisConnectionRegistry(client: client)
+            let counters = metrics
+            counters.redisConnected = false
+            redisRegistry.observer = { counters.registryCall($0, $1, elapsedNs: $2) }
             redisClient = client
             registry = redisRegistry
             if loop.index == 0 {
@@ -252,6 +258,7 @@ final class Worker: IntegrationServices, IntegrationCompletionTarget {
         drainDeadlineMs = loop.nowMs + timeoutMs
         for listener in listeners { listener.close() }
         listeners.removeAll()
+        dashboardStreams?.endAll()
         for connection in connections { connection.drain() }
         if connections.isEmpty && finishing.isEmpty { finishDrain() }
     }
@@ -269,6 +276,8 @@ final class Worker: IntegrationServices, IntegrationCompletionTarget {
 
     private func releaseLoopResources() {
         metrics.log.flush()
+        dashboardStreams?.endAll()
+        dashboardStreams = nil
         cluster?.close()
         cluster = nil
         redisClient?.close()

@@ -8,9 +8,17 @@ import PetrelCore
 /// Multi-key updates run as Lua scripts, so each is atomic and one round trip.
 public final class RedisConnectionRegistry: ConnectionRegistry {
     public let client: RedisClient
+    /// Told of every call's outcome and latency (metrics); set before the first call.
+    public var observer: RegistryObserver?
 
     public init(client: RedisClient) {
         self.client = client
+    }
+
+    /// Every registry call goes through here, so each is counted under its operation.
+    public func command(_ operation: RegistryOperation, _ args: [String],
+                        completion: @escaping (Result<RedisReply, RedisError>) -> Void) {
+        client.command(operation, args.map { Array($0.utf8) }, observer: observer, completion: completion)
     }
 
     public var isAvailable: Bool { client.isConnected }
@@ -30,7 +38,7 @@ public final class RedisConnectionRegistry: ConnectionRegistry {
 
     public func register(_ record: ConnectionRecord, ttlMs: Int64, completion: @escaping (Bool) -> Void) {
         let id = record.id
-        client.command(["EVAL", Self.registerScript, "2", Self.connKey(id), Self.nodeConnsKey(record.node),
+        command(.register, ["EVAL", Self.registerScript, "2", Self.connKey(id), Self.nodeConnsKey(record.node),
                         String(ttlMs), id.description, record.node, String(record.connectedAtMs), record.sourceIp,
                         record.userAgent, record.domainName, String(record.lastActiveAtMs)]) { result in
             if case .success(.integer(1)) = result { completion(true) } else { completion(false) }
@@ -56,7 +64,7 @@ public final class RedisConnectionRegistry: ConnectionRegistry {
     /// Unregisters; the completion says whether this call removed the record (true), found it
     /// already gone (false), or could not reach Redis (nil).
     public func claim(_ id: ConnectionID, node: String, completion: @escaping (Bool?) -> Void) {
-        client.command(["EVAL", Self.unregisterScript, "3", Self.connKey(id), Self.groupsKey(id),
+        command(.unregister, ["EVAL", Self.unregisterScript, "3", Self.connKey(id), Self.groupsKey(id),
                         Self.nodeConnsKey(node), id.description, node]) { result in
             switch result {
             case .success(.integer(let n)): completion(n == 1)
@@ -66,7 +74,7 @@ public final class RedisConnectionRegistry: ConnectionRegistry {
     }
 
     public func lookup(_ id: ConnectionID, completion: @escaping (RegistryLookup) -> Void) {
-        client.command(["HGETALL", Self.connKey(id)]) { result in
+        command(.lookup, ["HGETALL", Self.connKey(id)]) { result in
             guard case .success(let reply) = result, let items = reply.array else {
                 completion(.unavailable)
                 return
@@ -99,7 +107,7 @@ public final class RedisConnectionRegistry: ConnectionRegistry {
         """
 
     public func join(_ id: ConnectionID, group: String, completion: @escaping (Bool) -> Void) {
-        client.command(["EVAL", Self.joinScript, "3", Self.connKey(id), Self.groupKey(group), Self.groupsKey(id),
+        command(.join, ["EVAL", Self.joinScript, "3", Self.connKey(id), Self.groupKey(group), Self.groupsKey(id),
                         id.description, group]) { result in
             if case .success(.integer(1)) = result { completion(true) } else { completion(false) }
         }
@@ -113,14 +121,14 @@ public final class RedisConnectionRegistry: ConnectionRegistry {
         """
 
     public func leave(_ id: ConnectionID, group: String, completion: @escaping (Bool) -> Void) {
-        client.command(["EVAL", Self.leaveScript, "3", Self.connKey(id), Self.groupKey(group), Self.groupsKey(id),
+        command(.leave, ["EVAL", Self.leaveScript, "3", Self.connKey(id), Self.groupKey(group), Self.groupsKey(id),
                         id.description, group]) { result in
             if case .success(.integer(1)) = result { completion(true) } else { completion(false) }
         }
     }
 
     public func members(of group: String, completion: @escaping ([ConnectionID]?) -> Void) {
-        client.command(["SMEMBERS", Self.groupKey(group)]) { result in
+        command(.members, ["SMEMBERS", Self.groupKey(group)]) { result in
             guard case .success(let reply) = result, let items = reply.array else {
                 completion(nil)
                 return
@@ -133,7 +141,7 @@ public final class RedisConnectionRegistry: ConnectionRegistry {
         for id in ids {
             let key = Self.connKey(id)
             // HSET on a key that expired would resurrect a partial record: only refresh live ones.
-            client.command(["EVAL", "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'lastActiveAt', ARGV[1]); redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 1",
+            command(.touch, ["EVAL", "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'lastActiveAt', ARGV[1]); redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 1",
                             "1", key, String(atMs), String(ttlMs)]) { _ in }
         }
     }

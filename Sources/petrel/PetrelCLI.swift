@@ -1,13 +1,13 @@
 import ArgumentParser
 import Glibc
 
-/// `petrel serve | check-config | version`. A bad flag or config is one clear line on stderr and
+/// `petrel serve | check-config | version | admin`. A bad flag or config is one clear line on stderr and
 /// exit code 2, never a stack trace.
 struct PetrelCLI: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "petrel",
         abstract: "A WebSocket-first real-time API gateway, wire-compatible with Amazon API Gateway.",
-        subcommands: [Serve.self, CheckConfig.self, Version.self, MetricsDoc.self]
+        subcommands: [Serve.self, CheckConfig.self, Version.self, Admin.self, MetricsDoc.self]
     )
 
     static func main() {

@@ -28,11 +28,9 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import textwrap
 import threading
 import time
-import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +38,7 @@ from pathlib import Path
 import pytest
 
 from backend import RecordingBackend
+from browser import CHROMIUM, Chromium, Page
 from cluster_harness import cluster, redis  # noqa: F401  (fixtures)
 from petrel_harness import REPO, PetrelServer, free_port, http_request
 
@@ -584,7 +583,6 @@ def test_rolling_restart_of_one_cluster_node_under_load(cluster, redis, petrel_b
 # ------------------------------------------------------------------------------------------------
 
 CHAT_DIR = REPO / "examples" / "chat"
-CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or shutil.which("chromium-browser") or "")
 
 
 class ChatBackend:
@@ -625,95 +623,11 @@ class ChatBackend:
         return self.proc.returncode
 
 
-class Chromium:
-    """Headless Chromium with a DevTools endpoint on a loopback port; pages driven over CDP."""
+class ChatPage(Page):
+    """A page of examples/chat: its message log and its text box."""
 
-    def __init__(self, workdir: Path):
-        self.profile = Path(tempfile.mkdtemp(prefix="chromium-", dir=workdir))
-        self.proc = subprocess.Popen(
-            [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-             "--no-default-browser-check", "--disable-extensions", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--metrics-recording-only",
-             "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
-             f"--user-data-dir={self.profile}", "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            start_new_session=True)
-        port_file = self.profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not port_file.exists():
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"chromium exited {self.proc.returncode}: {self.proc.stderr.read()[-2000:]}")
-            time.sleep(0.1)
-        time.sleep(0.1)
-        self.port = int(port_file.read_text().split()[0])
-
-    def _http(self, method: str, path: str):
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", method=method)
-        with urllib.request.urlopen(req, timeout=10) as r:
-            body = r.read()
-        try:
-            return json.loads(body)
-        except ValueError:
-            return body.decode()
-
-    def open(self, url: str) -> "Page":
-        info = self._http("PUT", "/json/new?" + urllib.parse.quote(url, safe=""))
-        return Page(self, info["id"], info["webSocketDebuggerUrl"])
-
-    def close_page(self, page: "Page"):
-        page.ws.close()
-        self._http("GET", f"/json/close/{page.id}")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        shutil.rmtree(self.profile, ignore_errors=True)
-
-
-class Page:
-    def __init__(self, browser: Chromium, target_id: str, ws_url: str):
-        from websockets.sync.client import connect
-        self.browser = browser
-        self.id = target_id
-        self.ws = connect(ws_url, open_timeout=10, max_size=None, ping_interval=None)
-        self._next = 0
-
-    def cdp(self, method: str, **params) -> dict:
-        self._next += 1
-        mid = self._next
-        self.ws.send(json.dumps({"id": mid, "method": method, "params": params}))
-        deadline = time.monotonic() + 10
-        while True:
-            msg = json.loads(self.ws.recv(timeout=max(0.1, deadline - time.monotonic())))
-            if msg.get("id") == mid:
-                if "error" in msg:
-                    raise RuntimeError(f"CDP {method}: {msg['error']}")
-                return msg.get("result", {})
-
-    def js(self, expression: str):
-        r = self.cdp("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
-        if "exceptionDetails" in r:
-            raise RuntimeError(f"page script failed: {r['exceptionDetails']}")
-        return r["result"].get("value")
-
-    def wait_js(self, expression: str, timeout: float = 10.0, what: str = ""):
-        deadline = time.monotonic() + timeout
-        last = error = None
-        while time.monotonic() < deadline:
-            try:
-                last = self.js(expression)
-            except RuntimeError as e:  # e.g. the page is still loading
-                last, error = None, str(e)
-            if last:
-                return last
-            time.sleep(0.1)
-        raise AssertionError(f"{what or expression}: still {last!r} after {timeout}s ({error}); "
-                             f"page log: {self.messages()}")
+    def describe(self) -> str:
+        return f"page log: {self.messages()}"
 
     def messages(self) -> list[str]:
         try:
@@ -723,8 +637,7 @@ class Page:
 
     def type_and_enter(self, text: str):
         """Real input events: focus the text box, insert the text, press Enter (submits the form)."""
-        self.js("document.getElementById('text').focus()")
-        self.cdp("Input.insertText", text=text)
+        self.insert_text("text", text)
         for kind in ("keyDown", "keyUp"):
             self.cdp("Input.dispatchKeyEvent", type=kind, key="Enter", code="Enter",
                      windowsVirtualKeyCode=13, nativeVirtualKeyCode=13,
@@ -769,8 +682,8 @@ def test_chat_example_in_a_real_browser_on_a_two_node_cluster(cluster, redis, tm
         step('cluster up')
         browser = Chromium(tmp_path)
         step('chromium up')
-        a = browser.open(f"http://127.0.0.1:{n1.public_port}/chat/index.html?room=r1&name=alice")
-        b = browser.open(f"http://127.0.0.1:{n2.public_port}/chat/index.html?room=r1&name=bob")
+        a = browser.open(f"http://127.0.0.1:{n1.public_port}/chat/index.html?room=r1&name=alice", ChatPage)
+        b = browser.open(f"http://127.0.0.1:{n2.public_port}/chat/index.html?room=r1&name=bob", ChatPage)
         for p, who in ((a, "alice"), (b, "bob")):
             p.wait_js("document.getElementById('status').dataset.state === 'open'", 15, f"{who} connected")
         step('pages connected')

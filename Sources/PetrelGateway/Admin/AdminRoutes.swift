@@ -4,8 +4,16 @@ import PetrelCore
 /// JSON body saying why. They never need auth (DESIGN §6) so load balancers and kubelets can
 /// probe them.
 enum AdminRoutes {
-    static func health(_ call: ManagementRequest, shared: GatewayShared) -> HTTPResponse {
-        if call == .healthz { return .json(200, "{\"status\":\"ok\"}") }
+    struct Readiness {
+        var ready: Bool
+        var reasons: [String]
+        /// `in-memory`, `redis` or `unreachable`.
+        var registry: String
+        var draining: Bool
+    }
+
+    /// What `/readyz` answers; the dashboard shows the same.
+    static func readiness(_ shared: GatewayShared) -> Readiness {
         let draining = shared.draining.load(ordering: .relaxed)
         let registry: String
         var reasons: [String] = []
@@ -18,9 +26,14 @@ enum AdminRoutes {
             reasons.append("registry unreachable")
         }
         if draining { reasons.insert("draining", at: 0) }
-        let ready = reasons.isEmpty
-        let body = "{\"ready\":\(ready),\"reasons\":[\(reasons.map { "\"\($0)\"" }.joined(separator: ","))],"
-            + "\"checks\":{\"listeners\":\"\(draining ? "closed" : "up")\",\"registry\":\"\(registry)\",\"draining\":\(draining)}}"
-        return .json(ready ? 200 : 503, body)
+        return Readiness(ready: reasons.isEmpty, reasons: reasons, registry: registry, draining: draining)
+    }
+
+    static func health(_ call: ManagementRequest, shared: GatewayShared) -> HTTPResponse {
+        if call == .healthz { return .json(200, "{\"status\":\"ok\"}") }
+        let r = readiness(shared)
+        let body = "{\"ready\":\(r.ready),\"reasons\":[\(r.reasons.map { "\"\($0)\"" }.joined(separator: ","))],"
+            + "\"checks\":{\"listeners\":\"\(r.draining ? "closed" : "up")\",\"registry\":\"\(r.registry)\",\"draining\":\(r.draining)}}"
+        return .json(r.ready ? 200 : 503, body)
     }
 }

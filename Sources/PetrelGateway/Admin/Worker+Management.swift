@@ -31,6 +31,12 @@ extension Worker {
             return AdminRoutes.health(call, shared: shared)
         case .metrics:
             return serveMetrics(admin)
+        case .dashboard:
+            return DashboardPage.response(authRequired: settings.adminAuth.isConfigured)
+        case .dashboardSnapshot:
+            return answer(admin) { reply in self.dashboardSnapshot { reply(.json(200, $0)) } }
+        case .dashboardEvents:
+            return startDashboardStream(admin)
         case .notFound:
             return ManagementError.notFound
         case .methodNotAllowed:

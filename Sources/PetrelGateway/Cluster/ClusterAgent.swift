@@ -21,6 +21,9 @@ final class ClusterAgent {
     /// Forwarded calls whose live owner was not subscribed yet, sent again on the next tick.
     private var republish: [(message: [UInt8], requestId: UInt64, node: String)] = []
     private var reapedDisconnects: [ReapedDisconnect] = []
+    /// Nodes in `petrel:nodes` and whether their heartbeat was alive at the last reaper pass
+    /// (every 5 s), for the admin dashboard.
+    private(set) var knownNodes: [String: Bool] = [:]
 
     static let heartbeatEveryMs: Int64 = 2000
     static let heartbeatTTLMs: Int64 = 10_000
@@ -79,7 +82,7 @@ final class ClusterAgent {
     /// The heartbeat doubles as the registry probe for `/readyz`: a Redis that accepts
     /// connections but does not answer makes the node not ready.
     private func heartbeat() {
-        client.command(["SET", Self.aliveKey(nodeId), "1", "PX", String(Self.heartbeatTTLMs)]) { [unowned self] result in
+        registry.command(.heartbeat, ["SET", Self.aliveKey(nodeId), "1", "PX", String(Self.heartbeatTTLMs)]) { [unowned self] result in
             let answered: Bool
             if case .success = result { answered = true } else { answered = false }
             // Ready only when calls can also be answered: replies come back on our subscription.
@@ -109,7 +112,7 @@ final class ClusterAgent {
     /// heartbeat is alive, i.e. it is re-subscribing after a Redis blip: then try again on the
     /// next tick, within the call's 2 s deadline (which answers 504 if it never resubscribes).
     private func publish(_ message: [UInt8], requestId: UInt64, node: String) {
-        client.command([Array("PUBLISH".utf8), Array(Self.nodeChannel(node).utf8), message]) { [unowned self] result in
+        client.command(.publish, [Array("PUBLISH".utf8), Array(Self.nodeChannel(node).utf8), message], observer: registry.observer) { [unowned self] result in
             switch result {
             case .success(.integer(let receivers)) where receivers > 0:
                 break
@@ -133,8 +136,9 @@ final class ClusterAgent {
         switch message {
         case .request(let id, let from, let operation, let connection):
             worker.performAnywhereOnNode(operation, on: connection) { [unowned self] response in
-                self.client.command([Array("PUBLISH".utf8), Array(Self.nodeChannel(from).utf8),
-                                     ClusterMessage.reply(id: id, response: response).encoded()]) { _ in }
+                self.client.command(.publish, [Array("PUBLISH".utf8), Array(Self.nodeChannel(from).utf8),
+                                               ClusterMessage.reply(id: id, response: response).encoded()],
+                                    observer: self.registry.observer) { _ in }
             }
         case .reply(let id, let response):
             pending.removeValue(forKey: id)?.completion(response)
@@ -144,8 +148,9 @@ final class ClusterAgent {
     }
 
     func publishGroupPost(group: String, body: [UInt8], completion: @escaping (Bool) -> Void) {
-        client.command([Array("PUBLISH".utf8), Array(Self.broadcastChannel.utf8),
-                        ClusterMessage.groupPost(group: group, body: body).encoded()]) { result in
+        client.command(.publish, [Array("PUBLISH".utf8), Array(Self.broadcastChannel.utf8),
+                                  ClusterMessage.groupPost(group: group, body: body).encoded()],
+                       observer: registry.observer) { result in
             if case .success = result { completion(true) } else { completion(false) }
         }
     }
@@ -158,8 +163,10 @@ final class ClusterAgent {
     private func reapDeadNodes() {
         client.command(["SMEMBERS", "petrel:nodes"]) { [unowned self] result in
             guard case .success(let reply) = result, let nodes = reply.array?.compactMap(\.text) else { return }
+            self.knownNodes = self.knownNodes.filter { nodes.contains($0.key) }
             for node in nodes where node != self.nodeId {
                 self.client.command(["EXISTS", Self.aliveKey(node)]) { alive in
+                    if case .success(.integer(let n)) = alive { self.knownNodes[node] = n == 1 }
                     guard case .success(.integer(0)) = alive else { return }
                     self.client.command(["SET", "petrel:reap:\(node)", self.nodeId, "NX", "PX", "30000"]) { lock in
                         guard case .success(.status("OK")) = lock else { return }

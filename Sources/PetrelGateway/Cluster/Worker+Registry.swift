@@ -25,6 +25,7 @@ extension Worker {
         // Loop 0 going down makes the node not ready at once; readiness comes back with the
         // next heartbeat that Redis answers while the subscription is up (ClusterAgent).
         if loop.index == 0 && !up { shared.registryReachable.store(false, ordering: .relaxed) }
+        metrics.redisStateChanged(up)
         Log.info(up ? "registry reachable" : "registry unreachable", ["loop": .int(loop.index)])
         guard up else { return }
         let ttl = registryTTLMs

@@ -1,6 +1,7 @@
 import CLibUV
 import PetrelCore
 import PetrelCrypto
+import PetrelRedis
 
 /// One loop's counters, owned by its `Worker` and touched only on that loop: plain `Int`s, no
 /// atomics or locks. The per-message counters are in `MessageCounters`; everything here is off
@@ -26,6 +27,14 @@ final class LoopMetrics {
     /// Keyed by route number × 4 + failure kind.
     var integrationFailures: [Int: Int] = [:]
     var loopLag = HistogramValue(bucketCount: Metric.lagBuckets.count)
+    /// Keyed by operation × 4 + outcome.
+    var registryCalls = [Int](repeating: 0, count: RegistryOperation.allCases.count * 4)
+    var registryDurations = [HistogramValue](repeating: HistogramValue(bucketCount: Metric.registryBuckets.count),
+                                             count: RegistryOperation.allCases.count)
+    /// nil without Redis; else whether this loop's command connection is up.
+    var redisConnected: Bool?
+    var redisReconnects = 0
+    private var redisWasConnected = false
     private var lastSweepNs: UInt64 = 0
 
     /// Asynchronous integration calls in flight, by completion token.
@@ -38,8 +47,9 @@ final class LoopMetrics {
     var calls: [UInt64: Call] = [:]
 
     var log = LoopAccessLog()
-    /// Scrapes this (admin) loop is assembling, by admin response token.
-    var scrapes: [UInt64: (remaining: Int, set: MetricSet)] = [:]
+    /// Scrapes this loop is assembling: parts still to come, the merge so far, who wants it.
+    var scrapes: [UInt64: (remaining: Int, set: MetricSet, done: (MetricSet) -> Void)] = [:]
+    var nextScrape: UInt64 = 0
 
     /// Random per loop: mixed into traces derived from connection ids.
     let traceSalt: UInt64
@@ -76,12 +86,8 @@ final class LoopMetrics {
     func callFinished(token: UInt64, reply: IntegrationReply) -> Call? {
         guard let call = calls.removeValue(forKey: token) else { return nil }
         let elapsedNs = uv_hrtime() &- call.startNs
-        let seconds = Double(elapsedNs) / 1e9
         var histogram = integrationDurations[call.route] ?? HistogramValue(bucketCount: Metric.latencyBuckets.count)
-        let bucket = Metric.latencyBuckets.firstIndex { seconds <= $0 } ?? Metric.latencyBuckets.count
-        histogram.buckets[bucket] += 1
-        histogram.sum += seconds
-        histogram.count += 1
+        histogram.record(Double(elapsedNs) / 1e9, bounds: Metric.latencyBuckets)
         integrationDurations[call.route] = histogram
         if case .failure(let failure) = reply {
             let kind: IntegrationFailureKind = failure == .timeout ? .timeout : failure == .unreachable ? .unreachable : .badResponse
@@ -91,17 +97,26 @@ final class LoopMetrics {
         return call
     }
 
+    /// A registry call completed (connect, disconnect, @connections and cluster traffic; never
+    /// per echoed message).
+    func registryCall(_ operation: RegistryOperation, _ outcome: RegistryOutcome, elapsedNs: UInt64) {
+        registryCalls[operation.rawValue * 4 + outcome.rawValue] += 1
+        registryDurations[operation.rawValue].record(Double(elapsedNs) / 1e9, bounds: Metric.registryBuckets)
+    }
+
+    func redisStateChanged(_ up: Bool) {
+        if up && redisWasConnected && redisConnected == false { redisReconnects += 1 }
+        if up { redisWasConnected = true }
+        redisConnected = up
+    }
+
     /// Each sweep: how late the timer fired, a fresh view of the access-log settings, and a flush.
     func sweepTick(intervalMs: UInt64) {
         let now = uv_hrtime()
         if lastSweepNs != 0, intervalMs > 0 {
             let expected = lastSweepNs &+ intervalMs * 1_000_000
             let lateNs = now > expected ? now - expected : 0
-            let seconds = Double(lateNs) / 1e9
-            let bucket = Metric.lagBuckets.firstIndex { seconds <= $0 } ?? Metric.lagBuckets.count
-            loopLag.buckets[bucket] += 1
-            loopLag.sum += seconds
-            loopLag.count += 1
+            loopLag.record(Double(lateNs) / 1e9, bounds: Metric.lagBuckets)
         }
         lastSweepNs = now
         log.flush()
@@ -146,6 +161,16 @@ final class LoopMetrics {
         set.add(.accessLogLines, [], log.lines)
         set.add(.accessLogDropped, [], log.dropped)
         set.add(.loopLag, [String(loop)], histogram: loopLag)
+        if let redisConnected {
+            set.add(.redisConnected, [String(loop)], redisConnected ? 1 : 0)
+            set.add(.redisReconnects, [], redisReconnects)
+            for operation in RegistryOperation.allCases where registryDurations[operation.rawValue].count > 0 {
+                set.add(.registryDuration, [operation.label], histogram: registryDurations[operation.rawValue])
+                for outcome in RegistryOutcome.allCases where registryCalls[operation.rawValue * 4 + outcome.rawValue] > 0 {
+                    set.add(.registryOperations, [operation.label, outcome.label], registryCalls[operation.rawValue * 4 + outcome.rawValue])
+                }
+            }
+        }
         return set
     }
 }

@@ -1,4 +1,5 @@
 import PetrelConfig
+import PetrelRedis
 
 /// A histogram's state: per-bucket counts (not cumulative; the last slot is `+Inf`), the sum in
 /// seconds and the count. Loops keep theirs in nanoseconds and convert when they snapshot.
@@ -17,6 +18,13 @@ public struct HistogramValue: Sendable, Equatable {
         self.buckets = buckets
         self.sum = sum
         self.count = count
+    }
+
+    /// Counts one observation into the bucket of the first bound it does not exceed.
+    mutating func record(_ seconds: Double, bounds: [Double]) {
+        buckets[bounds.firstIndex { seconds <= $0 } ?? bounds.count] += 1
+        sum += seconds
+        count += 1
     }
 
     mutating func merge(_ other: HistogramValue) {
@@ -195,6 +203,11 @@ public enum MetricsDoc {
         out += IntegrationFailureKind.allCases.map { "`\($0.label)`" }.joined(separator: ", ") + ".\n"
         out += "\n## `operation` values of `petrel_management_requests_total`\n\n"
         out += ManagementOperation.allCases.map { "`\($0.label)`" }.joined(separator: ", ") + ".\n"
+        out += "\n## `op` and `result` values of `petrel_registry_operations_total`\n\n"
+        out += "op: " + RegistryOperation.allCases.map { "`\($0.label)`" }.joined(separator: ", ") + " (`heartbeat` and `publish` are the "
+            + "cluster agent's node heartbeat and forwarded calls). result: "
+            + RegistryOutcome.allCases.map { "`\($0.label)`" }.joined(separator: ", ") + " (`error` = Redis answered with an error, "
+            + "`unavailable` = no connection at the time).\n"
         out += """
 
         # Access log

@@ -229,36 +229,28 @@ extension Worker {
 
     // MARK: /metrics
 
-    /// Loop 0 asks every loop for its snapshot through the mailboxes and answers when all came.
     func serveMetrics(_ admin: Connection) -> HTTPResponse? {
+        answer(admin) { reply in self.gatherMetrics { reply(Self.metricsResponse($0)) } }
+    }
+
+    /// Every loop's samples merged, plus the process stats: at once with one loop, else when each
+    /// other loop has answered through the mailboxes. `/metrics` and the dashboard both use it.
+    func gatherMetrics(_ done: @escaping (MetricSet) -> Void) {
         let mailboxes = shared.mailboxes.withLock { $0 }
-        var own = metricsSnapshot()
-        if mailboxes.count <= 1 {
-            ProcessStats.add(to: &own)
-            return Self.metricsResponse(own)
-        }
-        let token = awaitAdminResponse(admin)
-        metrics.scrapes[token] = (mailboxes.count - 1, own)
-        let reply = mailboxes[loop.index]
+        metrics.nextScrape &+= 1
+        let token = metrics.nextScrape
+        metrics.scrapes[token] = (mailboxes.count, metricsSnapshot(), done)
+        let reply = mailboxes.indices.contains(loop.index) ? mailboxes[loop.index] : nil
         for (index, mailbox) in mailboxes.enumerated() where index != loop.index {
-            let posted = mailbox.post { other in
+            let posted = reply != nil && mailbox.post { other in
                 let part = (other.owner as? Worker)?.metricsSnapshot() ?? MetricSet()
-                reply.post { adminLoop in (adminLoop.owner as? Worker)?.scrapePart(token, part) }
+                reply?.post { adminLoop in (adminLoop.owner as? Worker)?.scrapePart(token, part) }
             }
             // A loop that has shut its mailbox (draining) answers nothing.
-            if !posted { metrics.scrapes[token]?.remaining -= 1 }
+            if !posted { scrapePart(token, nil) }
         }
-        // Answers come on later loop turns; when no loop could be asked, answer now (and drop
-        // the parked callback, which must not fire before this request is marked as waiting).
-        if let scrape = metrics.scrapes[token], scrape.remaining == 0 {
-            metrics.scrapes.removeValue(forKey: token)
-            var set = scrape.set
-            ProcessStats.add(to: &set)
-            let response = Self.metricsResponse(set)
-            finishCallback(token, response)
-            return response
-        }
-        return nil
+        // This loop's own part, last: done runs now when no other loop was asked.
+        scrapePart(token, nil)
     }
 
     func metricsSnapshot() -> MetricSet {
@@ -275,7 +267,7 @@ extension Worker {
         }
         metrics.scrapes.removeValue(forKey: token)
         ProcessStats.add(to: &scrape.set)
-        finishCallback(token, Self.metricsResponse(scrape.set))
+        scrape.done(scrape.set)
     }
 
     private static func metricsResponse(_ set: MetricSet) -> HTTPResponse {
