@@ -15,6 +15,7 @@ let package = Package(
         .executableTarget(name: "FuzzRouteSelection", dependencies: [.product(name: "PetrelCodecs", package: "Petrel")]),
         .executableTarget(name: "FuzzProxyProtocol", dependencies: [.product(name: "PetrelCodecs", package: "Petrel")]),
         .executableTarget(name: "FuzzConfigLoader", dependencies: [.product(name: "PetrelConfig", package: "Petrel")]),
+        .executableTarget(name: "FuzzTLSRecords", dependencies: [.product(name: "PetrelLoop", package: "Petrel")]),
     ],
     swiftLanguageModes: [.v6]
 )

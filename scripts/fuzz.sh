@@ -2,6 +2,7 @@
 # Builds the libFuzzer targets in Fuzz/ and runs each for SECONDS (default 60).
 #   scripts/fuzz.sh                     every target, 60 s each
 #   scripts/fuzz.sh FuzzFrameDecoder 300
+#   FUZZ_RUNS=10000000 scripts/fuzz.sh FuzzConfigLoader 7200   stop after 10 M executions
 # Prints "TARGET runs=N result=ok|crash" per target; exits 1 if any target crashed.
 # Seeds: Fuzz/corpus/TARGET (committed), copied into Fuzz/corpus-work/TARGET (gitignored), which
 # the fuzzer grows. Crashing inputs land in Fuzz/artifacts/; turn each into a named regression test.
@@ -10,10 +11,12 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-all_targets=(FuzzHTTPParser FuzzFrameDecoder FuzzUTF8 FuzzRouteSelection FuzzProxyProtocol FuzzConfigLoader)
+all_targets=(FuzzHTTPParser FuzzFrameDecoder FuzzUTF8 FuzzRouteSelection FuzzProxyProtocol FuzzConfigLoader FuzzTLSRecords)
 targets=("${all_targets[@]}")
 if [[ $# -ge 1 && "$1" != "all" ]]; then targets=("$1"); fi
 seconds="${2:-60}"
+runs_limit=()
+if [[ -n "${FUZZ_RUNS:-}" ]]; then runs_limit=(-runs="$FUZZ_RUNS"); fi
 
 # The -Xswiftc flag matters: SwiftPM passes -sanitize=fuzzer and -sanitize=address as two
 # flags, and swiftc keeps only the last, so without it nothing is coverage-instrumented and
@@ -21,7 +24,9 @@ seconds="${2:-60}"
 # SwiftPM link both runtimes.
 build=(swift build --package-path Fuzz -c release --sanitize=fuzzer --sanitize=address
        -Xswiftc -sanitize=fuzzer,address --scratch-path Fuzz/.build-fuzz)
-"${build[@]}" >&2
+# One product at a time: a whole-package build would also compile the root package's
+# executables with the fuzzer flags, which they do not build under.
+for target in "${targets[@]}"; do "${build[@]}" --product "$target" >&2; done
 bin="$("${build[@]}" --show-bin-path)"
 
 mkdir -p Fuzz/artifacts Fuzz/corpus-work
@@ -34,7 +39,7 @@ for target in "${targets[@]}"; do
     log="Fuzz/corpus-work/$target.log"
     set +e
     SWIFT_BACKTRACE=enable=no "$bin/$target" "$work" \
-        -dict="$dict" -max_total_time="$seconds" -print_final_stats=1 \
+        -dict="$dict" -max_total_time="$seconds" "${runs_limit[@]}" -print_final_stats=1 \
         -artifact_prefix=Fuzz/artifacts/ -max_len=4096 -timeout=10 -rss_limit_mb=2048 >"$log" 2>&1
     code=$?
     set -e

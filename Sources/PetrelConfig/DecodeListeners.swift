@@ -41,7 +41,13 @@ extension ConfigReader {
         listener.trustedProxies = cidrList(fields, "trusted_proxies")
         listener.allowIPs = cidrList(fields, "allow_ips")
         listener.denyIPs = cidrList(fields, "deny_ips")
-        listener.maxConnectionsPerIP = fields.positiveInt("max_connections_per_ip")
+        if isAdmin {
+            // The cap counts WebSocket upgrades; accepting it on a listener that serves none would
+            // promise a protection that never applies.
+            fields.forbid("max_connections_per_ip", because: "it caps WebSocket connections, which the admin listener does not serve")
+        } else {
+            listener.maxConnectionsPerIP = fields.positiveInt("max_connections_per_ip")
+        }
         return listener
     }
 

@@ -32,6 +32,7 @@ extension Connection: StreamPreambleHandler {
             }
             let policy = clientAddressPolicy
             if !policy.isTrusted(peer), !policy.permits(peer) {
+                worker.metrics.limitHit(.ipRules)
                 Log.info("connection refused", ["reason": "address denied", "sourceIp": .string(sourceIp),
                                                 "listener": .string(isAdmin ? "admin" : "public")])
                 stream.close()
@@ -49,6 +50,7 @@ extension Connection: StreamPreambleHandler {
               policy.isTrusted(transport) else { return true }
         peer = policy.client(transport: transport, forwardedFor: head.headers.all("X-Forwarded-For"))
         if policy.permits(peer) { return true }
+        worker.metrics.limitHit(.ipRules)
         Log.info("request refused", ["reason": "address denied", "status": 403, "sourceIp": .string(sourceIp)])
         respond(.message(403, "Forbidden"), keepAlive: false)
         return false
@@ -66,8 +68,9 @@ extension Connection: StreamPreambleHandler {
             holdsAdmission = true
             return true
         case .nodeFull, .addressFull:
-            let limit = decision == .nodeFull ? "max_connections" : "max_connections_per_ip"
-            Log.info("limit reached", ["limit": .string(limit), "status": 503, "sourceIp": .string(sourceIp)])
+            let limit: LimitName = decision == .nodeFull ? .maxConnections : .maxConnectionsPerIP
+            worker.metrics.limitHit(limit)
+            Log.info("limit reached", ["limit": .string(limit.label), "status": 503, "sourceIp": .string(sourceIp)])
             respond(.message(503, "Service Unavailable"), keepAlive: false)
             return false
         }

@@ -10,6 +10,9 @@ extension Connection {
     func handleHTTPBytes(_ bytes: UnsafeMutableRawBufferPointer) {
         guard let session = http else { return }
         session.parser.feed(UnsafeRawBufferPointer(bytes))
+        // Bytes behind a request still being answered: hold the rest in the socket (reading
+        // stops only now, not for every call, which would cost epoll_ctl calls per request).
+        if awaitingResponse != nil && bytes.count > 0 { stream.stopReading() }
         // A handshake waiting for its authorizer or `$connect` (pendingKey) parses nothing more:
         // bytes pipelined behind it are WebSocket frames if it succeeds, and dropped if not.
         while phase == .http && awaitingResponse == nil && session.pendingKey == nil
@@ -18,6 +21,11 @@ extension Connection {
             case .needMore:
                 return
             case .failure(let error):
+                switch error.status {
+                case 413: worker.metrics.limitHit(.maxBodyBytes)
+                case 414, 431: worker.metrics.limitHit(.maxHeaderBytes)
+                default: break
+                }
                 Log.info("bad request", ["status": .int(error.status), "reason": .string(error.reason), "sourceIp": .string(sourceIp)])
                 respond(.message(error.status, HTTPResponse.reasonPhrase(error.status)), keepAlive: false)
                 return
@@ -121,6 +129,7 @@ extension Connection {
         if !settings.allowedOrigins.isEmpty {
             let origin = head.headers.first("Origin") ?? ""
             guard settings.allowedOrigins.contains(origin) else {
+                worker.metrics.limitHit(.allowedOrigins)
                 respond(.message(403, "Forbidden"), keepAlive: false)
                 return
             }

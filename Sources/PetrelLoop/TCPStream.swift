@@ -274,6 +274,16 @@ extension TCPStream: TLSOutput {
         buffers.outCount += bytes.count
     }
 
+    public func tlsSessionReserve(_ count: Int) -> UnsafeMutableRawPointer {
+        let buffers = loop.tls
+        if buffers.outCount + count > TLSLoopBuffers.outCapacity { sendTLSOutput() }
+        return buffers.out + buffers.outCount
+    }
+
+    public func tlsSessionCommit(_ count: Int) {
+        loop.tls.outCount += count
+    }
+
     /// Sends the ciphertext gathered so far. Called at the end of every TLS operation, so the
     /// loop's buffer is empty whenever control leaves this stream.
     func sendTLSOutput() {
@@ -332,7 +342,7 @@ extension TCPStream: TLSOutput {
     /// here, the handler decides.
     fileprivate func readTLS(_ tls: TLSSession, from start: Int, count: Int) {
         let buffers = loop.tls
-        let result = tls.feed(UnsafeRawBufferPointer(start: loop.readBuffer.baseAddress! + start, count: count),
+        let result = tls.feed(UnsafeMutableRawBufferPointer(start: loop.readBuffer.baseAddress! + start, count: count),
                               plaintext: buffers.plaintext) { plaintext in
             sendTLSOutput()
             guard !isClosing, let handler else { return false }

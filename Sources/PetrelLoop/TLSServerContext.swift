@@ -177,6 +177,8 @@ final class TLSContextGeneration: @unchecked Sendable {
         _ = SSL_CTX_set_num_tickets(ctx, 1)
         _ = SSL_CTX_set_session_id_context(ctx, "petrel", 6)
         SSL_CTX_set_alpn_select_cb(ctx, selectALPN, nil)
+        // TLS 1.3 sessions take their traffic secrets from here and free their SSL (TLSSession).
+        SSL_CTX_set_keylog_callback(ctx, tlsKeyLogCallback)
 
         let certPath = source.certificatePath
         guard access(certPath, R_OK) == 0 else { throw TLSContextError("certificate \(certPath): \(String(cString: strerror(errno)))") }

@@ -80,6 +80,8 @@ import Testing
         #expect(config.listeners.public.trustedProxies == ["10.0.0.0/8", "::1"])
         #expect(config.listeners.public.maxConnectionsPerIP == 5)
         #expect(problemPaths("listeners: {public: {proxy_protocol: v3}}") == ["listeners.public.proxy_protocol"])
+        // The per-address cap counts WebSocket upgrades; the admin listener serves none.
+        #expect(problemPaths("listeners: {admin: {max_connections_per_ip: 5}}") == ["listeners.admin.max_connections_per_ip"])
         #expect(problemPaths("listeners: {public: {trusted_proxies: [10.0.0.0/33, 'x']}}")
             == ["listeners.public.trusted_proxies[0]", "listeners.public.trusted_proxies[1]"])
     }

@@ -104,10 +104,12 @@ import Testing
         session.output = sink
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1024, alignment: 16)
         defer { buffer.deallocate() }
-        let result = Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8).withUnsafeBytes { session.feed($0, plaintext: buffer) { _ in true } }
+        var request = Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+        let result = request.withUnsafeMutableBytes { session.feed($0, plaintext: buffer) { _ in true } }
         #expect(result == .failed)
         // Failed stays failed.
-        #expect([0x16, 3, 1].withUnsafeBytes { session.feed($0, plaintext: buffer) { _ in true } } == .failed)
+        var more: [UInt8] = [0x16, 3, 1]
+        #expect(more.withUnsafeMutableBytes { session.feed($0, plaintext: buffer) { _ in true } } == .failed)
     }
 
     @Test func alpnSelectsHTTP11() throws {

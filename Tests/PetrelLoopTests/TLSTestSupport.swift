@@ -114,7 +114,14 @@ final class TempDir {
 /// Collects a server session's ciphertext.
 final class ByteSink: TLSOutput {
     var bytes: [UInt8] = []
+    private let scratch = UnsafeMutableRawPointer.allocate(byteCount: 32 * 1024, alignment: 16)
+    deinit { scratch.deallocate() }
     func tlsSessionWrite(_ data: UnsafeRawBufferPointer) { bytes.append(contentsOf: data) }
+    func tlsSessionReserve(_ count: Int) -> UnsafeMutableRawPointer {
+        precondition(count <= 32 * 1024)
+        return scratch
+    }
+    func tlsSessionCommit(_ count: Int) { bytes.append(contentsOf: UnsafeRawBufferPointer(start: scratch, count: count)) }
     func take() -> [UInt8] {
         defer { bytes = [] }
         return bytes
@@ -251,7 +258,8 @@ final class TLSPair {
         var offset = 0
         while offset < bytes.count, serverResult == .ok {
             let end = min(bytes.count, offset + fragment)
-            serverResult = bytes[offset..<end].withUnsafeBytes { chunk in
+            var piece = Array(bytes[offset..<end])
+            serverResult = piece.withUnsafeMutableBytes { chunk in
                 server.feed(chunk, plaintext: plaintext) { data in
                     deliveries += 1
                     serverReceived.append(contentsOf: data)

@@ -549,3 +549,40 @@ def test_slowloris_1000_connections_memory_stays_bounded(petrel_server):
     assert status == 101
     after = _rss_kib(pid)
     print(f"slowloris RSS KiB: before={before} peak={peak} after={after}")
+
+
+# -- every refusal is counted ----------------------------------------------------------------------
+
+def limit_hits(srv) -> dict[str, float]:
+    from prometheus_client.parser import text_string_to_metric_families
+    r = http_request(srv.admin_port, "GET", "/metrics")
+    assert r.status == 200, r
+    return {s.labels["limit"]: s.value
+            for family in text_string_to_metric_families(r.body.decode())
+            for s in family.samples if s.name == "petrel_limit_hits_total"}
+
+
+def test_refusals_are_counted_by_limit(petrel_server):
+    srv = petrel_server(config("    trusted_proxies: [127.0.0.1/32]\n    deny_ips: [192.0.2.0/24]\n",
+                               limits="max_connections_per_ip: 2, max_header_bytes: 4096",
+                               websocket="  allowed_origins: [https://good.example]\n"))
+    good = {"Origin": "https://good.example"}
+    held = [upgrade_status(srv.public_port, extra=good) for _ in range(2)]
+    refused = [upgrade_status(srv.public_port, extra=good) for _ in range(3)]        # per-IP cap
+    refused += [upgrade_status(srv.public_port, extra={"Origin": "https://evil.example"})]
+    refused += [upgrade_status(srv.public_port, extra={**good, "X-Forwarded-For": "192.0.2.9"}) for _ in range(2)]
+    statuses = [st for st, _ in held + refused]
+    for _, s in held + refused:
+        s.close()
+    assert statuses == [101, 101, 503, 503, 503, 403, 403, 403]
+    for request in (b"GET /" + b"a" * 8000 + b" HTTP/1.1\r\nHost: h\r\n\r\n",
+                    b"GET / HTTP/1.1\r\nHost: h\r\n" + b"X-Big: " + b"v" * 5000 + b"\r\n\r\n"):
+        with tcp_connect(srv.public_port) as s:
+            s.sendall(request)
+            assert HttpReader(s).read_response(timeout=5).status in (414, 431)
+    hits = limit_hits(srv)
+    assert hits.get("max_connections_per_ip") == 3
+    assert hits.get("allowed_origins") == 1
+    assert hits.get("ip_rules") == 2
+    assert hits.get("max_header_bytes") == 2
+    assert "max_connections" not in hits or hits["max_connections"] == 0

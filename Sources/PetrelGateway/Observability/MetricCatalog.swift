@@ -7,6 +7,7 @@ public enum Metric: Int, CaseIterable, Sendable {
     case connects, disconnects, connectionsOpen, messages, httpRequests, integrationDuration
     case tcpConnections, messageBytes, handshakes, integrationFailures, limitHits, managementRequests
     case accessLogLines, accessLogDropped, loopLag
+    case registryOperations, registryDuration, redisConnected, redisReconnects
     case processResidentMemory, processCPU, processOpenFDs, processMaxFDs, processStartTime
 
     public enum Kind: String, Sendable { case counter, gauge, histogram }
@@ -22,6 +23,8 @@ public enum Metric: Int, CaseIterable, Sendable {
 
     static let latencyBuckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
     static let lagBuckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1]
+    /// Redis answers in well under a millisecond on a healthy network; the tail shows trouble.
+    static let registryBuckets: [Double] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1]
 
     public var info: Info {
         func m(_ name: String, _ kind: Kind, _ labels: [String], _ help: String, buckets: [Double] = []) -> Info {
@@ -66,6 +69,18 @@ public enum Metric: Int, CaseIterable, Sendable {
         case .loopLag:
             return m("petrel_event_loop_lag_seconds", .histogram, ["loop"],
                      "How late each loop's sweep timer fired compared with its interval.", buckets: Self.lagBuckets)
+        case .registryOperations:
+            return m("petrel_registry_operations_total", .counter, ["op", "result"],
+                     "Calls to the Redis registry (only with registry.redis) by operation and result; errors are every result but ok.")
+        case .registryDuration:
+            return m("petrel_registry_duration_seconds", .histogram, ["op"],
+                     "Time from sending a registry call to its answer (or its failure), by operation.", buckets: Self.registryBuckets)
+        case .redisConnected:
+            return m("petrel_redis_connected", .gauge, ["loop"],
+                     "1 while the loop's Redis command connection is up (handshake done), else 0; absent without registry.redis.")
+        case .redisReconnects:
+            return m("petrel_redis_reconnects_total", .counter, [],
+                     "Redis command connections made again after one was lost.")
         case .processResidentMemory:
             return m("petrel_process_resident_memory_bytes", .gauge, [], "Resident set size of the process.")
         case .processCPU:
@@ -83,7 +98,7 @@ public enum Metric: Int, CaseIterable, Sendable {
 /// `limit` label values of `petrel_limit_hits_total`, one per limit of DESIGN §3–4.
 public enum LimitName: Int, CaseIterable, Sendable {
     case connectRate, maxPendingMessages, sendBufferBytes, maxMessageBytes, idleTimeout, maxConnectionDuration
-    case handshakeTimeout
+    case handshakeTimeout, maxConnections, maxConnectionsPerIP, allowedOrigins, ipRules, maxHeaderBytes, maxBodyBytes
 
     public var label: String {
         switch self {
@@ -94,6 +109,12 @@ public enum LimitName: Int, CaseIterable, Sendable {
         case .idleTimeout: return "idle_timeout"
         case .maxConnectionDuration: return "max_connection_duration"
         case .handshakeTimeout: return "handshake_timeout"
+        case .maxConnections: return "max_connections"
+        case .maxConnectionsPerIP: return "max_connections_per_ip"
+        case .allowedOrigins: return "allowed_origins"
+        case .ipRules: return "ip_rules"
+        case .maxHeaderBytes: return "max_header_bytes"
+        case .maxBodyBytes: return "max_body_bytes"
         }
     }
 
@@ -106,6 +127,12 @@ public enum LimitName: Int, CaseIterable, Sendable {
         case .idleTimeout: return "connection closed 1001 after no traffic for idle_timeout"
         case .maxConnectionDuration: return "connection closed 1001 at max_connection_duration"
         case .handshakeTimeout: return "HTTP connection closed because no complete request arrived in time (slow handshakes and idle keep-alive connections)"
+        case .maxConnections: return "handshake answered 503 because the node holds max_connections WebSockets"
+        case .maxConnectionsPerIP: return "handshake answered 503 because the client address holds max_connections_per_ip WebSockets"
+        case .allowedOrigins: return "handshake answered 403 for an Origin not in allowed_origins"
+        case .ipRules: return "connection closed at accept, or request answered 403, by a listener's allow_ips/deny_ips"
+        case .maxHeaderBytes: return "request answered 431 (414 for the request line) over max_header_bytes"
+        case .maxBodyBytes: return "request answered 413 for a body over the payload limit"
         }
     }
 }
@@ -184,6 +211,7 @@ enum IntegrationFailureKind: Int, CaseIterable {
 enum ManagementOperation: Int, CaseIterable {
     case postToConnection, getConnection, deleteConnection, listConnections, joinGroup, leaveGroup, postToGroup
     case getGroup, healthz, readyz, metrics, methodNotAllowed, notFound
+    case dashboard, dashboardSnapshot, dashboardEvents
 
     init(_ request: ManagementRequest) {
         switch request {
@@ -198,6 +226,9 @@ enum ManagementOperation: Int, CaseIterable {
         case .healthz: self = .healthz
         case .readyz: self = .readyz
         case .metrics: self = .metrics
+        case .dashboard: self = .dashboard
+        case .dashboardSnapshot: self = .dashboardSnapshot
+        case .dashboardEvents: self = .dashboardEvents
         case .methodNotAllowed: self = .methodNotAllowed
         case .notFound: self = .notFound
         }
@@ -218,6 +249,9 @@ enum ManagementOperation: Int, CaseIterable {
         case .metrics: return "metrics"
         case .methodNotAllowed: return "method_not_allowed"
         case .notFound: return "not_found"
+        case .dashboard: return "dashboard"
+        case .dashboardSnapshot: return "dashboard_snapshot"
+        case .dashboardEvents: return "dashboard_events"
         }
     }
 }
