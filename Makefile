@@ -3,7 +3,7 @@ SWIFT ?= swift
 RELEASE_BIN = $(shell $(SWIFT) build -c release --show-bin-path 2>/dev/null)
 export SWIFT_BACKTRACE = enable=no
 
-.PHONY: run deps build test unit-tests e2e-tests asan tsan fuzz bench clean
+.PHONY: run deps build test quick-test unit-tests e2e-tests asan tsan fuzz bench clean
 
 # Debian packages, then the Python venv whose independent clients (websockets, boto3, PyJWT)
 # both the unit tests (token minting) and the end-to-end suites use.
@@ -18,8 +18,12 @@ run: build
 	$(RELEASE_BIN)/petrel serve
 
 # Unit tests (codecs, config, core), then the black-box suites against the release binary
-# with independent clients (Python websockets, raw-socket RFC 6455 conformance cases).
-test: build unit-tests e2e-tests
+# with independent clients (Python websockets, raw-socket RFC 6455 conformance cases), then the
+# whole suite again under AddressSanitizer and the multi-loop tests under ThreadSanitizer (issue 6).
+# `make quick-test` is the first half alone.
+test: quick-test asan tsan
+
+quick-test: build unit-tests e2e-tests
 
 unit-tests: deps
 	$(SWIFT) test
@@ -29,7 +33,6 @@ e2e-tests: build
 
 # The whole suite under AddressSanitizer (debug build with -sanitize=address). A report aborts
 # the process: a unit test fails, and a gateway that dies is a failed e2e teardown (exit code).
-# Not part of `make test`: the sanitizer builds alone take longer than the suite (issue 6).
 SANITIZER_ENV = SWIFT_BACKTRACE=enable=no
 asan: deps
 	$(SWIFT) build --sanitize=address --scratch-path .build-asan

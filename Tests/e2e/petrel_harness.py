@@ -390,3 +390,12 @@ def ws_config(limits: str = "", routes: str = "$default: {integration: echo}",
     lim = f"  limits: {{{limits}}}\n" if limits else ""
     return (f"websocket:\n{rs}{lim}  routes: {{{routes}}}\n"
             f"integrations: {{{integrations}}}\n{extra}")
+
+
+def rss_kib(pid: int) -> int:
+    """Resident set size of a process, from /proc (what the memory-bound tests watch)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from petrel_harness import HttpReader, http_request, tcp_connect, ws_upgrade_request
+from petrel_harness import HttpReader, http_request, rss_kib, tcp_connect, ws_upgrade_request
 from wsraw import RawWebSocket
 
 pytestmark = pytest.mark.timeout(60)
@@ -487,14 +487,6 @@ def test_pipelined_request_behind_a_pending_connect_is_not_answered(petrel_serve
         assert data[:1] == b"\x88" and struct.unpack("!H", data[2:4])[0] == 1002
 
 
-def _rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
 def test_slowloris_1000_connections_memory_stays_bounded(petrel_server):
     """1000 connections each holding a partial request just under max_header_bytes: the server's
     RSS grows by the buffered bytes (≈ 1000 × 4 KiB) plus per-connection state, not more, and
@@ -504,7 +496,7 @@ def test_slowloris_1000_connections_memory_stays_bounded(petrel_server):
     # Warm up allocators with one full handshake.
     status, s = upgrade_status(srv.public_port)
     s.close()
-    before = _rss_kib(pid)
+    before = rss_kib(pid)
     socks = []
     partial = b"GET / HTTP/1.1\r\nHost: h\r\nX-Pad: " + b"p" * 4000
     try:
@@ -524,7 +516,7 @@ def test_slowloris_1000_connections_memory_stays_bounded(petrel_server):
                 except OSError:
                     pass
         time.sleep(0.3)
-        peak = _rss_kib(pid)
+        peak = rss_kib(pid)
         opened_in = time.monotonic() - t0
         grown_mib = (peak - before) / 1024
         assert grown_mib < 48, f"RSS grew {grown_mib:.1f} MiB for 1000 slowloris connections"
@@ -547,7 +539,7 @@ def test_slowloris_1000_connections_memory_stays_bounded(petrel_server):
     status, s = upgrade_status(srv.public_port)
     s.close()
     assert status == 101
-    after = _rss_kib(pid)
+    after = rss_kib(pid)
     print(f"slowloris RSS KiB: before={before} peak={peak} after={after}")
 
 
