@@ -25,6 +25,10 @@ static inline CURLcode petrel_curl_easy_setopt_slist(CURL *h, CURLoption o, stru
 static inline CURLcode petrel_curl_easy_setopt_write_function(CURL *h, CURLoption o, curl_write_callback f) {
     return curl_easy_setopt(h, o, f);
 }
+/// For CURLOPT_READFUNCTION.
+static inline CURLcode petrel_curl_easy_setopt_read_function(CURL *h, curl_read_callback f) {
+    return curl_easy_setopt(h, CURLOPT_READFUNCTION, f);
+}
 
 static inline CURLcode petrel_curl_easy_setopt_opensocket(CURL *h, curl_opensocket_callback f) {
     return curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, f);
@@ -61,4 +65,8 @@ static const curl_socket_t petrel_curl_socket_timeout = CURL_SOCKET_TIMEOUT;
 static const long petrel_curl_global_default = CURL_GLOBAL_DEFAULT;
 static const int petrel_curlpause_cont = CURLPAUSE_CONT;
 static const size_t petrel_curl_writefunc_pause = CURL_WRITEFUNC_PAUSE;
+static const size_t petrel_curl_readfunc_pause = CURL_READFUNC_PAUSE;
+static const size_t petrel_curl_readfunc_abort = CURL_READFUNC_ABORT;
+static const int petrel_curlpause_recv = CURLPAUSE_RECV;
+static const int petrel_curlpause_send = CURLPAUSE_SEND;
 #endif

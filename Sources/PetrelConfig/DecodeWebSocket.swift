@@ -42,6 +42,7 @@ extension ConfigReader {
         if let value = fields.positiveInt("max_pending_messages") { limits.maxPendingMessages = value }
         if let value = fields.positiveDuration("handshake_timeout") { limits.handshakeTimeout = value }
         if let value = fields.positiveSize("max_header_bytes") { limits.maxHeaderBytes = value }
+        if let value = fields.positiveSize("max_body_bytes") { limits.maxBodyBytes = value }
         limits.maxConnections = fields.positiveInt("max_connections")
         limits.maxConnectionsPerIP = fields.positiveInt("max_connections_per_ip")
         return limits

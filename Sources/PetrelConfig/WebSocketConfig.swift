@@ -42,6 +42,9 @@ public struct WebSocketLimits: Sendable, Equatable {
     public var handshakeTimeout: Milliseconds = 10_000
     /// Key `max_header_bytes`: request headers past it get 431.
     public var maxHeaderBytes: Int = 8192
+    /// Key `max_body_bytes`: a public HTTP request body past it gets 413 (API Gateway's 10 MB
+    /// payload limit by default; `http_proxy` routes stream bodies, so raising it costs no memory).
+    public var maxBodyBytes: Int = 10 * 1024 * 1024
     /// Key `max_connections`: node-wide cap.
     public var maxConnections: Int? = nil
     /// Key `max_connections_per_ip`.

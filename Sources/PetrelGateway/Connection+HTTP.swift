@@ -10,14 +10,47 @@ extension Connection {
     func handleHTTPBytes(_ bytes: UnsafeMutableRawBufferPointer) {
         guard let session = http else { return }
         session.parser.feed(UnsafeRawBufferPointer(bytes))
-        // Bytes behind a request still being answered: hold the rest in the socket (reading
-        // stops only now, not for every call, which would cost epoll_ctl calls per request).
-        if awaitingResponse != nil && bytes.count > 0 { stream.stopReading() }
+        if awaitingResponse != nil && bytes.count > 0 {
+            if session.parser.isReadingBody {
+                // The body of a request whose backend call streams it (HTTPAPI/ProxyStream.swift):
+                // read on while little of it waits for the backend.
+                if session.parser.bufferedByteCount > ProxyStream.uploadBufferBytes { stream.stopReading() }
+                proxyStream?.clientBodyArrived()
+            } else {
+                // Bytes behind a request still being answered: hold the rest in the socket (reading
+                // stops only now, not for every call, which would cost epoll_ctl calls per request).
+                stream.stopReading()
+            }
+        }
         // A handshake waiting for its authorizer or `$connect` (pendingKey) parses nothing more:
         // bytes pipelined behind it are WebSocket frames if it succeeds, and dropped if not.
         while phase == .http && awaitingResponse == nil && session.pendingKey == nil
                 && session.admin.count < AdminPipeline.maxParked {
-            switch session.parser.next() {
+            let result: HTTPParseResult
+            if session.parser.isReadingBody {
+                // A body being buffered after its head.
+                result = session.parser.next()
+            } else {
+                // The head first: an `http_proxy` route streams the body to its backend; every
+                // other request is buffered whole.
+                switch session.parser.nextHead() {
+                case .needMore:
+                    return
+                case .failure(let error):
+                    result = .failure(error)
+                case .head(let head, let framing):
+                    if framing != .none && !isAdmin && streamsRequestBody(head) {
+                        guard applyForwardedFor(head) else { return }
+                        worker.observeRequest(self, head)
+                        phaseDeadlineMs = worker.loop.nowMs + worker.settings.limits.handshakeTimeoutMs
+                        handleStreamedAPIRequest(head, framing: framing)
+                        continue
+                    }
+                    if framing != .none { sendContinueIfExpected(head) }
+                    result = session.parser.next()
+                }
+            }
+            switch result {
             case .needMore:
                 return
             case .failure(let error):
@@ -78,7 +111,9 @@ extension Connection {
     /// Writes a response; without keep-alive the connection then closes gracefully.
     func respond(_ response: HTTPResponse, keepAlive: Bool, head: Bool = false) {
         worker.observeResponse(self, response)
-        let keep = keepAlive && !worker.draining
+        // Answered inside a streamed body (denied, or the backend answered early): the rest of
+        // the body is not read, so the connection cannot carry another request.
+        let keep = keepAlive && !worker.draining && (http?.parser.isBetweenRequests ?? true)
         servedRequest = true
         let bytes = response.serialized(keepAlive: keep, includeBody: !head)
         bytes.withUnsafeBytes { stream.write($0) }
@@ -86,6 +121,13 @@ extension Connection {
             http = nil
             finishAfterFlush()
         }
+    }
+
+    /// `Expect: 100-continue` (RFC 9110 §10.1.1): the client waits for this before the body.
+    func sendContinueIfExpected(_ head: HTTPRequestHead) {
+        guard head.versionMinor >= 1, head.headers.containsToken("Expect", "100-continue") else { return }
+        let interim: StaticString = "HTTP/1.1 100 Continue\r\n\r\n"
+        stream.write(UnsafeRawBufferPointer(start: interim.utf8Start, count: interim.utf8CodeUnitCount))
     }
 
     private func handlePublicRequest(_ request: HTTPRequest) {

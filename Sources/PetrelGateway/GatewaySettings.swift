@@ -22,6 +22,8 @@ public final class GatewaySettings: Sendable {
         public let idleTimeoutMs: Int64
         public let handshakeTimeoutMs: Int64
         public let maxHeaderBytes: Int
+        /// Public HTTP request bodies (413 past it).
+        public let maxBodyBytes: Int
         public let sendBufferBytes: Int
         public let maxPendingMessages: Int
         public let connectRate: RateLimitConfig?
@@ -126,7 +128,7 @@ public final class GatewaySettings: Sendable {
         limits = Limits(maxMessageBytes: l.maxMessageBytes, maxFrameBytes: l.maxFrameBytes,
                         maxConnectionDurationMs: l.maxConnectionDuration, idleTimeoutMs: l.idleTimeout,
                         handshakeTimeoutMs: l.handshakeTimeout, maxHeaderBytes: l.maxHeaderBytes,
-                        sendBufferBytes: l.sendBufferBytes, maxPendingMessages: l.maxPendingMessages,
+                        maxBodyBytes: l.maxBodyBytes, sendBufferBytes: l.sendBufferBytes, maxPendingMessages: l.maxPendingMessages,
                         connectRate: l.connectRate)
     }
 

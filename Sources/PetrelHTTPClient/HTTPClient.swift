@@ -19,7 +19,7 @@ import PetrelLoop
 ///   callback. Their `data` is the client, unretained: every handle is closed in `close()`, so no
 ///   uv callback can run after the client is gone.
 /// - curl reaches the client (socket/timer callbacks' `userp`) and each `Transfer` (PRIVATE,
-///   WRITEDATA, HEADERDATA) unretained. A transfer leaves `transfers` only after its easy handle
+///   WRITEDATA, HEADERDATA, READDATA) unretained. A transfer leaves `transfers` only after its easy handle
 ///   left the multi, so curl never calls back into a freed transfer.
 /// - Each socket curl watches has one `uv_poll_t` in `watches`. Connection sockets are opened
 ///   and closed through our CURLOPT_OPENSOCKETFUNCTION/CLOSESOCKETFUNCTION, so their handle
@@ -106,9 +106,13 @@ public final class HTTPClient {
     /// Starts a request whose response goes to `delegate` as it arrives, with no size limit:
     /// head, body pieces (pausable), end. `responseEnd` may run before this returns (refused up
     /// front, like `send`).
+    ///
+    /// With `body`, the request body comes from it as it becomes available instead of from
+    /// `request.body`: sent with `Content-Length: bodyLength`, or chunked when that is nil.
     @discardableResult
-    public func stream(_ request: HTTPClientRequest, to delegate: HTTPResponseStreamDelegate) -> HTTPRequestID {
-        start(request, delegate: delegate) { result in
+    public func stream(_ request: HTTPClientRequest, body: HTTPRequestBodySource? = nil, bodyLength: Int? = nil,
+                       to delegate: HTTPResponseStreamDelegate) -> HTTPRequestID {
+        start(request, delegate: delegate, body: body.map { ($0, bodyLength) }) { result in
             switch result {
             case .success: delegate.responseEnd(nil)
             case .failure(let error): delegate.responseEnd(error)
@@ -121,13 +125,28 @@ public final class HTTPClient {
     public func resume(_ id: HTTPRequestID) {
         guard let transfer = transfers[id], transfer.paused, !closed else { return }
         transfer.paused = false
+        unpause(transfer)
+    }
+
+    /// Lets a streamed request body paused by its source (`.wait`) go on: curl asks it again
+    /// (possibly before this returns). Ignored for uploads not paused.
+    public func resumeUpload(_ id: HTTPRequestID) {
+        guard let transfer = transfers[id], transfer.uploadPaused, !closed else { return }
+        transfer.uploadPaused = false
+        unpause(transfer)
+    }
+
+    /// curl_easy_pause sets both directions at once: the one still paused stays so.
+    private func unpause(_ transfer: Transfer) {
+        let mask = (transfer.paused ? petrel_curlpause_recv : 0) | (transfer.uploadPaused ? petrel_curlpause_send : 0)
         curlDepth += 1
-        curl_easy_pause(transfer.easy.raw, petrel_curlpause_cont)
+        curl_easy_pause(transfer.easy.raw, mask)
         curlDepth -= 1
         afterCurl()
     }
 
     private func start(_ request: HTTPClientRequest, delegate: HTTPResponseStreamDelegate?,
+                       body: (source: HTTPRequestBodySource, length: Int?)? = nil,
                        completion: @escaping (Result<HTTPClientResponse, HTTPClientError>) -> Void) -> HTTPRequestID {
         let id = HTTPRequestID(rawValue: nextID)
         nextID += 1
@@ -148,7 +167,9 @@ public final class HTTPClient {
             transfer.delegate = delegate
             transfer.client = self
         }
-        if let problem = configure(transfer, for: request) {
+        transfer.bodySource = body?.source
+        transfer.timeoutMs = request.timeoutMs
+        if let problem = configure(transfer, for: request, bodyLength: body?.length) {
             transfer.freeHeaderList()
             recycle(easy)
             completion(.failure(.other(problem)))
@@ -440,7 +461,7 @@ public final class HTTPClient {
     }
 
     /// Sets every option for one request; returns a problem description when curl refuses one.
-    private func configure(_ transfer: Transfer, for request: HTTPClientRequest) -> String? {
+    private func configure(_ transfer: Transfer, for request: HTTPClientRequest, bodyLength: Int?) -> String? {
         let h = transfer.easy.raw
         let me = Unmanaged.passUnretained(transfer).toOpaque()
         var failed: CURLcode = CURLE_OK
@@ -483,18 +504,30 @@ public final class HTTPClient {
 
         let method = request.method
         var sendsBody = false
-        switch method {
-        case "GET" where request.body.isEmpty:
-            check(petrel_curl_easy_setopt_long(h, CURLOPT_HTTPGET, 1))
-        case "HEAD":
-            check(petrel_curl_easy_setopt_long(h, CURLOPT_NOBODY, 1))
-        case "POST":
-            check(petrel_curl_easy_setopt_long(h, CURLOPT_POST, 1))
-            sendsBody = true
-        default:
+        var chunkedUpload = false
+        if transfer.bodySource != nil {
+            // An upload read through curlReadCallback, with the client's method; curl frames it
+            // with the length given, else chunked (HTTP/1.1).
+            check(petrel_curl_easy_setopt_long(h, CURLOPT_UPLOAD, 1))
             check(petrel_curl_easy_setopt_string(h, CURLOPT_CUSTOMREQUEST, method))
-            // PUT and PATCH always carry a body (Content-Length: 0 when empty).
-            sendsBody = !request.body.isEmpty || method == "PUT" || method == "PATCH"
+            check(petrel_curl_easy_setopt_off(h, CURLOPT_INFILESIZE_LARGE, curl_off_t(bodyLength ?? -1)))
+            check(petrel_curl_easy_setopt_read_function(h, curlReadCallback))
+            check(petrel_curl_easy_setopt_pointer(h, CURLOPT_READDATA, me))
+            chunkedUpload = bodyLength == nil
+        } else {
+            switch method {
+            case "GET" where request.body.isEmpty:
+                check(petrel_curl_easy_setopt_long(h, CURLOPT_HTTPGET, 1))
+            case "HEAD":
+                check(petrel_curl_easy_setopt_long(h, CURLOPT_NOBODY, 1))
+            case "POST":
+                check(petrel_curl_easy_setopt_long(h, CURLOPT_POST, 1))
+                sendsBody = true
+            default:
+                check(petrel_curl_easy_setopt_string(h, CURLOPT_CUSTOMREQUEST, method))
+                // PUT and PATCH always carry a body (Content-Length: 0 when empty).
+                sendsBody = !request.body.isEmpty || method == "PUT" || method == "PATCH"
+            }
         }
         if sendsBody {
             // Size first: COPYPOSTFIELDS copies exactly that many bytes (binary-safe).
@@ -523,6 +556,7 @@ public final class HTTPClient {
         // No `Expect: 100-continue` round trip before bodies.
         if !hasExpect { list = curl_slist_append(list, "Expect:") }
         if !hasAccept { list = curl_slist_append(list, "Accept:") }
+        if chunkedUpload { list = curl_slist_append(list, "Transfer-Encoding: chunked") }
         // curl labels POSTFIELDS bodies as form data unless told otherwise.
         if sendsBody && !hasContentType { list = curl_slist_append(list, "Content-Type:") }
         transfer.headerList = list

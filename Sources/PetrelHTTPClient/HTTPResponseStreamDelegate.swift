@@ -20,6 +20,25 @@ public protocol HTTPResponseStreamDelegate: AnyObject {
     func responseFlush()
 }
 
+/// Supplies a request body as it becomes available (`HTTPClient.stream(_:body:to:)`), so a proxy
+/// forwards an upload of any size while holding only what the backend has not taken yet. Runs
+/// inside libcurl's read callback: the same rules as `HTTPResponseStreamDelegate.responseBody`.
+public protocol HTTPRequestBodySource: AnyObject {
+    /// Copies the next body bytes into `buffer`.
+    func requestBodyRead(into buffer: UnsafeMutableRawBufferPointer) -> HTTPRequestBodyRead
+}
+
+public enum HTTPRequestBodyRead: Equatable, Sendable {
+    /// This many bytes were copied (more than zero).
+    case bytes(Int)
+    /// The body is complete.
+    case end
+    /// No byte is available yet: the upload pauses until `HTTPClient.resumeUpload`.
+    case wait
+    /// Give up: the transfer fails (the source knows why).
+    case abort
+}
+
 extension HTTPResponseStreamDelegate {
     public func responseFlush() {}
 }

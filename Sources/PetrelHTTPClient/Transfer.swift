@@ -31,7 +31,7 @@ struct EasyHandle {
 }
 
 /// The state of one request between `send` and its completion. Owned by the client's
-/// `transfers` table; curl reaches it (unretained) through CURLOPT_PRIVATE, WRITEDATA and HEADERDATA,
+/// `transfers` table; curl reaches it (unretained) through CURLOPT_PRIVATE, WRITEDATA, HEADERDATA and READDATA,
 /// which is safe because the entry leaves the table only after the easy handle left the multi.
 final class Transfer {
     let id: HTTPRequestID
@@ -50,6 +50,13 @@ final class Transfer {
     var headDeadlineMs: Int64 = 0
     /// The delegate refused a piece; curl holds it until `HTTPClient.resume`.
     var paused = false
+    /// A streamed request body (`HTTPClient.stream(_:body:to:)`), and whether its source had
+    /// nothing to give (curl's upload paused until `HTTPClient.resumeUpload`).
+    var bodySource: HTTPRequestBodySource?
+    var uploadPaused = false
+    /// While a body streams up, the head deadline moves with each piece: the integration timeout
+    /// counts from the last byte sent, not from the start of a long upload.
+    var timeoutMs: Int64 = 0
     /// Cancelled from inside a curl callback; the removal waits until curl returns.
     var cancelRequested = false
     /// Status of the header block being read (an interim 1xx, then the final one).
@@ -142,6 +149,23 @@ func curlWriteCallback(_ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ coun
     }
     transfer.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length))
     return length
+}
+
+func curlReadCallback(_ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ user: UnsafeMutableRawPointer?) -> Int {
+    let transfer = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
+    guard let source = transfer.bodySource, !transfer.cancelRequested, let data else { return petrel_curl_readfunc_abort }
+    switch source.requestBodyRead(into: UnsafeMutableRawBufferPointer(start: data, count: size * count)) {
+    case .bytes(let length):
+        if let client = transfer.client { transfer.headDeadlineMs = client.loop.nowMs + max(1, transfer.timeoutMs) }
+        return length
+    case .end:
+        return 0
+    case .wait:
+        transfer.uploadPaused = true
+        return petrel_curl_readfunc_pause
+    case .abort:
+        return petrel_curl_readfunc_abort
+    }
 }
 
 func curlHeaderCallback(_ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ user: UnsafeMutableRawPointer?) -> Int {

@@ -50,6 +50,7 @@ import Testing
         #expect(limits.maxPendingMessages == 64)
         #expect(limits.handshakeTimeout == 10_000)
         #expect(limits.maxHeaderBytes == 8192)
+        #expect(limits.maxBodyBytes == 10 * 1024 * 1024)
         #expect(limits.maxConnections == nil)
         #expect(limits.maxConnectionsPerIP == nil)
     }

@@ -54,12 +54,35 @@ class Sent:
     ended_at: float | None = None
 
 
-class StreamBackend:
-    def __init__(self):
-        self.records: list[Sent] = []
+def read_request_head(conn: socket.socket) -> tuple[str, dict, bytes] | None:
+    """The request target, headers (names lowercased) and the bytes read past the head; None on EOF."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    raw, rest = data.split(b"\r\n\r\n", 1)
+    lines = raw.decode().split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return lines[0].split(" ")[1], headers, rest
+
+
+class RecordingBackend:
+    """A loopback server (free port) that serves each connection on a thread (`_serve`) and
+    keeps one record per request in `records`, the last of which tests wait on."""
+
+    def __init__(self, rcvbuf: int | None = None, sndbuf: int | None = None):
+        self.records: list = []
         self._lock = threading.Lock()
+        self._sndbuf = sndbuf
         self._sock = socket.socket()
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if rcvbuf:
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen(64)
         self.port = self._sock.getsockname()[1]
@@ -79,11 +102,15 @@ class StreamBackend:
     def __exit__(self, *exc):
         self.close()
 
-    def last(self) -> Sent:
+    def record(self, rec):
+        with self._lock:
+            self.records.append(rec)
+
+    def last(self):
         with self._lock:
             return self.records[-1]
 
-    def wait_ended(self, timeout: float = 10.0) -> Sent:
+    def wait_ended(self, timeout: float = 10.0):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
@@ -98,21 +125,26 @@ class StreamBackend:
                 conn, _ = self._sock.accept()
             except OSError:
                 return
-            conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 128 * 1024)
+            if self._sndbuf:
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self._sndbuf)
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket):
+        raise NotImplementedError
+
+
+class StreamBackend(RecordingBackend):
+    def __init__(self):
+        super().__init__(sndbuf=128 * 1024)
+
+    def _serve(self, conn: socket.socket):
         with conn:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
-            target = data.split(b" ", 2)[1].decode()
+            request = read_request_head(conn)
+            if request is None:
+                return
+            target = request[0]
             rec = Sent(target)
-            with self._lock:
-                self.records.append(rec)
+            self.record(rec)
             q = {k: v[0] for k, v in parse_qs(urlsplit(target).query).items()}
             n = int(q.get("bytes", "0"))
             mode = q.get("mode", "length")

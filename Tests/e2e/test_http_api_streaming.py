@@ -11,12 +11,16 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
+import subprocess
+import threading
 import time
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from petrel_harness import http_request
-from stream_backend import StreamBackend, expected_sha256
+from petrel_harness import http_request, rss_kib
+from stream_backend import RecordingBackend, StreamBackend, body_bytes, expected_sha256, read_request_head
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -34,14 +38,6 @@ integrations:
   backend: {{type: http_proxy, url: "http://127.0.0.1:{port}/{{proxy}}"{t}}}
   m: {{type: mock, status: 200, body: mock}}
 """
-
-
-def rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 class StreamClient:
@@ -149,6 +145,12 @@ def measured_gateway(petrel_server, be: StreamBackend):
     return srv, srv.proc.pid, rss_kib(srv.proc.pid)
 
 
+def assert_rss_flat(base_kib: int, peak_kib: int, what: str):
+    growth_mib = (peak_kib - base_kib) / 1024
+    print(f"{what}: gateway RSS {base_kib} KiB → peak {peak_kib} KiB (+{growth_mib:.1f} MiB)")
+    assert growth_mib < 16, f"gateway RSS grew {growth_mib:.1f} MiB {what}"
+
+
 def test_50_mb_response_streamed_with_flat_gateway_memory(petrel_server):
     size = 50 * MB
     with StreamBackend() as be:
@@ -175,9 +177,7 @@ def test_50_mb_response_streamed_with_flat_gateway_memory(petrel_server):
         assert c.head()[0] == 200
         c.close()
     assert digest == expected_sha256(size)
-    growth_mib = (peak[0] - base) / 1024
-    print(f"50 MiB in {took:.1f}s; gateway RSS {base} KiB → peak {peak[0]} KiB (+{growth_mib:.1f} MiB)")
-    assert growth_mib < 16, f"gateway RSS grew {growth_mib:.1f} MiB while streaming 50 MiB"
+    assert_rss_flat(base, peak[0], f"streaming a 50 MiB response in {took:.1f}s")
 
 
 def test_chunked_backend_body_is_forwarded_chunked_then_pipelined_requests_follow(petrel_server):
@@ -308,3 +308,346 @@ def test_drain_lets_a_streamed_response_finish_then_closes(petrel_server):
         c.close()
         assert srv.wait_exit(10) == 0
         assert time.monotonic() - t0 < 5, "the drain did not wait for its deadline"
+
+
+# ---------------------------------------------------------------------------------------------
+# Request bodies stream too: the backend call starts with the head, curl takes the body as it
+# arrives, and the client is read only while little of it waits for the backend.
+
+
+@dataclass
+class Received:
+    path: str
+    framing: str = ""            # "length: N" or "chunked"
+    bytes: int = 0
+    sha256: str = ""
+    complete: bool = False
+    aborted: bool = False        # the gateway went away before the body was complete
+    ended_at: float | None = None
+
+
+class UploadBackend(RecordingBackend):
+    """Reads request bodies (Content-Length or chunked) at the pace the query asks, hashing them,
+    and answers `{"bytes": N, "sha256": hex, "framing": ...}` with `connection: close`.
+
+        ?stall_after=B&stall=S   stop reading for S seconds after B body bytes
+        ?early=413               answer 413 at once, without reading the body
+    """
+
+    def __init__(self):
+        # A small receive buffer, so a backend that stops reading pushes back on the gateway at once.
+        super().__init__(rcvbuf=64 * 1024)
+
+    def _serve(self, conn: socket.socket):
+        with conn:
+            request = read_request_head(conn)
+            if request is None:
+                return
+            target, headers, buf = request
+            rec = Received(target)
+            self.record(rec)
+            q = {k: v[0] for k, v in parse_qs(urlsplit(target).query).items()}
+            if "early" in q:
+                conn.sendall(b"HTTP/1.1 %s Early\r\ncontent-length: 5\r\nconnection: close\r\n\r\nearly" % q["early"].encode())
+                conn.shutdown(socket.SHUT_WR)
+                rec.ended_at = time.monotonic()
+                return
+            stall_after = int(q.get("stall_after", "-1"))
+            stall = float(q.get("stall", "0"))
+            h = hashlib.sha256()
+            pending = [buf]
+            stalled = [False]
+
+            def recv_some(limit: int) -> bytes:
+                if pending[0]:
+                    out, pending[0] = pending[0][:limit], pending[0][limit:]
+                    return out
+                if stall and not stalled[0] and rec.bytes >= stall_after >= 0:
+                    stalled[0] = True
+                    time.sleep(stall)
+                return conn.recv(min(limit, 65536))
+
+            def take(n: int):
+                while n:
+                    got = recv_some(n)
+                    if not got:
+                        raise EOFError
+                    h.update(got)
+                    rec.bytes += len(got)
+                    n -= len(got)
+
+            def line() -> bytes:
+                data = b""
+                while not data.endswith(b"\r\n"):
+                    got = recv_some(1)
+                    if not got:
+                        raise EOFError
+                    data += got
+                return data[:-2]
+
+            try:
+                if "content-length" in headers:
+                    rec.framing = f"length: {headers['content-length']}"
+                    take(int(headers["content-length"]))
+                elif headers.get("transfer-encoding") == "chunked":
+                    rec.framing = "chunked"
+                    while True:
+                        size = int(line().split(b";")[0], 16)
+                        if size == 0:
+                            while line():
+                                pass
+                            break
+                        take(size)
+                        assert line() == b""
+                rec.sha256 = h.hexdigest()
+                rec.complete = True
+                body = json.dumps({"bytes": rec.bytes, "sha256": rec.sha256, "framing": rec.framing}).encode()
+                conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
+                             b"connection: close\r\n\r\n%s" % (len(body), body))
+            except (EOFError, OSError):
+                rec.aborted = True
+            finally:
+                rec.ended_at = time.monotonic()
+
+
+def upload_config(port: int, max_body: int | None = 64 * MB) -> str:
+    limits = f"websocket:\n  limits: {{max_body_bytes: {max_body}}}\n" if max_body else ""
+    return limits + f"""\
+http:
+  routes:
+    "ANY /u/{{proxy+}}": {{integration: up}}
+    "GET /mock": {{integration: m}}
+integrations:
+  up: {{type: http_proxy, url: "http://127.0.0.1:{port}/{{proxy}}"}}
+  m: {{type: mock, status: 200, body: mock}}
+"""
+
+
+def upload_body(n: int):
+    """The body the tests upload: the stream backend's pattern, so `expected_sha256(n)` holds."""
+    return body_bytes(n)
+
+
+def upload_head(path: str, length: int | None, extra: str = "") -> bytes:
+    framing = f"Content-Length: {length}" if length is not None else "Transfer-Encoding: chunked"
+    return f"POST {path} HTTP/1.1\r\nHost: x\r\n{framing}\r\n{extra}\r\n".encode()
+
+
+def chunked(n: int) -> bytes:
+    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in upload_body(n)) + b"0\r\n\r\n"
+
+
+def uploading_gateway(petrel_server, be: UploadBackend, max_body: int | None = 64 * MB):
+    """A one-loop gateway, warmed up with a few uploads, and its RSS (KiB) before the big one."""
+    srv = petrel_server(upload_config(be.port, max_body), threads=1)
+    for _ in range(3):
+        r = http_request(srv.public_port, "POST", "/u/warm", body=b"w" * (512 * 1024))
+        assert r.status == 200, r.body
+    return srv, srv.proc.pid, rss_kib(srv.proc.pid)
+
+
+def response_json(c: StreamClient) -> tuple[int, dict, dict]:
+    status, headers = c.head()
+    body = c.take(int(headers["content-length"]))
+    return status, headers, json.loads(body) if status == 200 else {"raw": body}
+
+
+def test_50_mb_upload_streamed_with_flat_gateway_memory(petrel_server):
+    size = 50 * MB
+    with UploadBackend() as be:
+        srv, pid, base = uploading_gateway(petrel_server, be)
+        peak = base
+        c = StreamClient(srv.public_port)
+        c.send(upload_head("/u/big", size))
+        t0 = time.monotonic()
+        for i, piece in enumerate(upload_body(size)):
+            c.send(piece)
+            if i % 16 == 0:
+                peak = max(peak, rss_kib(pid))
+        status, headers, answer = response_json(c)
+        took = time.monotonic() - t0
+        assert status == 200 and answer == {"bytes": size, "sha256": expected_sha256(size), "framing": f"length: {size}"}
+        # The connection stays usable: the body was read to its end.
+        c.get("/mock")
+        assert c.head()[0] == 200
+        c.close()
+    assert_rss_flat(base, peak, f"streaming a 50 MiB upload in {took:.1f}s")
+
+
+def test_chunked_upload_is_forwarded_chunked(petrel_server):
+    size = 3 * MB + 17
+    with UploadBackend() as be:
+        srv = petrel_server(upload_config(be.port))
+        c = StreamClient(srv.public_port)
+        c.send(upload_head("/u/chunked", None) + chunked(size))
+        status, _, answer = response_json(c)
+        assert status == 200 and answer == {"bytes": size, "sha256": expected_sha256(size), "framing": "chunked"}
+        c.close()
+
+
+def test_slow_backend_makes_the_gateway_stop_reading_the_client(petrel_server):
+    size = 40 * MB
+    with UploadBackend() as be:
+        srv, pid, base = uploading_gateway(petrel_server, be)
+        c = StreamClient(srv.public_port)
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 128 * 1024)
+        sent = [0]
+        failed = []
+
+        def send_all():
+            try:
+                c.send(upload_head(f"/u/slow?stall_after={MB}&stall=4", size))
+                for piece in upload_body(size):
+                    c.send(piece)
+                    sent[0] += len(piece)
+            except OSError as e:
+                failed.append(e)
+
+        sender = threading.Thread(target=send_all, daemon=True)
+        sender.start()
+        # The backend stalls after 1 MiB: the client's sends must stall soon after.
+        last, still_since = -1, time.monotonic()
+        deadline = time.monotonic() + 3.5
+        peak = base
+        while time.monotonic() < deadline:
+            if sent[0] != last:
+                last, still_since = sent[0], time.monotonic()
+            elif time.monotonic() - still_since > 1.0:
+                break
+            peak = max(peak, rss_kib(pid))
+            time.sleep(0.05)
+        stalled_at = sent[0]
+        assert stalled_at < 20 * MB, "the gateway kept reading a body its backend does not take"
+        assert_rss_flat(base, peak, f"behind a stalled backend (client stalled after {stalled_at / MB:.1f} MiB)")
+        # The backend reads again: the upload completes, intact.
+        status, _, answer = response_json(c)
+        sender.join(10)
+        assert not failed
+        assert status == 200 and answer == {"bytes": size, "sha256": expected_sha256(size), "framing": f"length: {size}"}
+        c.close()
+
+
+def test_client_disconnect_mid_upload_aborts_the_backend_call(petrel_server):
+    with UploadBackend() as be:
+        srv = petrel_server(upload_config(be.port))
+        c = StreamClient(srv.public_port)
+        c.send(upload_head("/u/gone", 20 * MB))
+        sent = 0
+        for piece in upload_body(2 * MB):
+            c.send(piece)
+            sent += len(piece)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and (not be.records or be.last().bytes < MB):
+            time.sleep(0.02)
+        c.close()
+        rec = be.wait_ended(timeout=10)
+        assert rec.aborted and not rec.complete and rec.bytes <= 2 * MB
+        assert http_request(srv.public_port, "GET", "/mock").status == 200
+
+
+def test_body_limit_413_at_the_exact_boundary(petrel_server):
+    limit = 10 * 1024 * 1024   # the default, API Gateway's payload limit
+    with UploadBackend() as be:
+        srv = petrel_server(upload_config(be.port, max_body=None))
+        for framing in ("length", "chunked"):
+            c = StreamClient(srv.public_port)
+            body = b"".join(upload_body(limit))
+            if framing == "length":
+                c.send(upload_head("/u/exact", limit) + body)
+            else:
+                c.send(upload_head("/u/exact", None) + chunked(limit))
+            status, _, answer = response_json(c)
+            assert status == 200 and answer["bytes"] == limit and answer["sha256"] == expected_sha256(limit), framing
+            c.close()
+        calls = len(be.records)
+        # Content-Length one past the limit: 413 from the head, the backend never called.
+        c = StreamClient(srv.public_port)
+        c.send(upload_head("/u/over", limit + 1))
+        status, headers = c.head()
+        assert status == 413 and headers.get("connection") == "close"
+        c.close()
+        assert len(be.records) == calls
+        # Chunked past the limit: the call streaming it is aborted, the client gets 413.
+        c = StreamClient(srv.public_port)
+        c.send(upload_head("/u/over-chunked", None)
+               + b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in upload_body(limit)) + b"1\r\nX\r\n0\r\n\r\n")
+        status, headers = c.head()
+        assert status == 413 and headers.get("connection") == "close"
+        c.read_to_eof(timeout=5)
+        c.close()
+        rec = be.wait_ended()
+        assert rec.path == "/over-chunked" and rec.aborted and not rec.complete
+        assert srv.wait_log(lambda e: e.get("msg") == "bad request" and e.get("status") == 413, timeout=5)
+
+
+def test_pipelined_requests_after_a_streamed_upload_are_answered_in_order(petrel_server):
+    with UploadBackend() as be:
+        srv = petrel_server(upload_config(be.port))
+        c = StreamClient(srv.public_port)
+        c.send(upload_head("/u/one", MB) + b"".join(upload_body(MB))
+               + b"GET /mock HTTP/1.1\r\nHost: x\r\n\r\n"
+               + upload_head("/u/two", None) + chunked(300 * 1024)
+               + b"GET /mock HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, _, answer = response_json(c)
+        assert status == 200 and answer == {"bytes": MB, "sha256": expected_sha256(MB), "framing": f"length: {MB}"}
+        status, headers = c.head()
+        assert status == 200 and c.take(int(headers["content-length"])) == b"mock"
+        status, _, answer = response_json(c)
+        assert status == 200 and answer == {"bytes": 300 * 1024, "sha256": expected_sha256(300 * 1024), "framing": "chunked"}
+        status, headers = c.head()
+        assert status == 200 and c.take(int(headers["content-length"])) == b"mock"
+        c.close()
+        assert [r.path for r in be.records] == ["/one", "/two"]
+
+
+def test_expect_100_continue_upload(petrel_server, tmp_path):
+    size = 2 * MB
+    with UploadBackend() as be:
+        srv = petrel_server(upload_config(be.port))
+        c = StreamClient(srv.public_port)
+        c.send(upload_head("/u/expect", size, extra="Expect: 100-continue\r\n"))
+        c.sock.settimeout(2)
+        status, _ = c.head()
+        assert status == 100, "the gateway must ask for the body"
+        c.sock.settimeout(20)
+        for piece in upload_body(size):
+            c.send(piece)
+        status, _, answer = response_json(c)
+        assert status == 200 and answer["sha256"] == expected_sha256(size)
+        c.close()
+        # curl waits up to 1 s for the 100 before sending anyway: with it, no wait.
+        data = tmp_path / "upload.bin"
+        data.write_bytes(b"".join(upload_body(size)))
+        t0 = time.monotonic()
+        out = subprocess.run(["curl", "-sS", "--fail", "-H", "Expect: 100-continue", "--data-binary", f"@{data}",
+                              f"http://127.0.0.1:{srv.public_port}/u/curl"], capture_output=True, timeout=20)
+        took = time.monotonic() - t0
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["sha256"] == expected_sha256(size)
+        assert took < 0.9, f"curl waited {took:.2f}s for 100 Continue"
+
+
+def test_backend_answering_before_the_body_is_passed_through_and_the_connection_closes(petrel_server):
+    size = 8 * MB
+    with UploadBackend() as be:
+        srv = petrel_server(upload_config(be.port))
+        c = StreamClient(srv.public_port)
+        failed = []
+
+        def send_all():
+            try:
+                c.send(upload_head("/u/early?early=413", size))
+                for piece in upload_body(size):
+                    c.send(piece)
+            except OSError as e:
+                failed.append(e)   # the gateway may close before taking it all
+
+        sender = threading.Thread(target=send_all, daemon=True)
+        sender.start()
+        status, headers = c.head()
+        assert status == 413 and headers.get("connection") == "close"
+        assert c.take(int(headers["content-length"])) == b"early"
+        assert c.read_to_eof(timeout=10) == 0, "the rest of the body is never answered as requests"
+        sender.join(10)
+        c.close()
+        assert http_request(srv.public_port, "GET", "/mock").status == 200

@@ -1,5 +1,5 @@
 /// How the body of a request is delimited (RFC 9112 §6.3), decided from its head alone.
-enum HTTPBodyFraming: Equatable {
+public enum HTTPBodyFraming: Equatable, Sendable {
     case none
     case contentLength(Int)
     case chunked

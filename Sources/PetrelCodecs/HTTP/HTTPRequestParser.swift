@@ -7,6 +7,14 @@
 /// target, field name and value. Limits: `maxHeaderBytes` for the request line and fields together
 /// (431; 414 for a request line alone over it), `maxBodyBytes` (413, before the body is read when
 /// Content-Length announces it). After a `.failure` the parser is dead.
+///
+/// Two ways to take requests, chosen per request:
+/// - whole: `next()` returns head and body together (the body buffered, up to `maxBodyBytes`);
+/// - streamed: `nextHead()` returns the head alone, then `readBody(into:)` copies the
+///   (de-chunked) body out piece by piece as it arrives, so a proxy holds only what its next hop
+///   has not taken yet. After `nextHead()` a caller may still call `next()` for that request
+///   (before any `readBody`) to have the body buffered after all.
+/// Both give the same bytes for every split of the input (checked by the FuzzHTTPParser target).
 public struct HTTPRequestParser {
     public let maxHeaderBytes: Int
     public let maxBodyBytes: Int
@@ -19,6 +27,8 @@ public struct HTTPRequestParser {
     private var phase = Phase.head(scanned: 0, lineStart: 0)
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
+    /// Body bytes of the current request so far, buffered or streamed (the limit counts both).
+    private var bodyCount = 0
 
     /// Offsets in `Phase` are relative to `readIndex`, so compacting the buffer never invalidates them.
     private enum Phase {
@@ -28,6 +38,8 @@ public struct HTTPRequestParser {
         case chunkData(remaining: Int)
         case chunkDataEnd
         case trailers(scanned: Int, lineStart: Int)
+        /// The body is complete; the head (and, when buffering, the body) wait to be returned.
+        case bodyDone
         case failed(HTTPParseError)
     }
 
@@ -59,6 +71,7 @@ public struct HTTPRequestParser {
         if case .failed = phase {} else { phase = .head(scanned: 0, lineStart: 0) }
         head = nil
         body = []
+        bodyCount = 0
         return unconsumed
     }
 
@@ -73,30 +86,138 @@ public struct HTTPRequestParser {
                 if let result = advanceHead(scanned: scanned, lineStart: lineStart) { return result }
             case .fixedBody(let length):
                 guard bufferedByteCount >= length else { return .needMore }
-                body = Array(buffer[readIndex..<(readIndex + length)])
+                body += buffer[readIndex..<(readIndex + length)]
                 readIndex += length
+                bodyCount += length
                 return finishRequest()
             case .chunkSizeLine(let scanned):
                 if let result = advanceChunkSizeLine(scanned: scanned) { return result }
             case .chunkData(let remaining):
                 let count = Swift.min(remaining, bufferedByteCount)
+                if body.isEmpty { body.reserveCapacity(remaining) }
                 body.append(contentsOf: buffer[readIndex..<(readIndex + count)])
                 readIndex += count
+                bodyCount += count
                 if count < remaining {
                     phase = .chunkData(remaining: remaining - count)
                     return .needMore
                 }
                 phase = .chunkDataEnd
             case .chunkDataEnd:
-                guard bufferedByteCount >= 2 else { return .needMore }
-                guard buffer[readIndex] == HTTPSyntax.carriageReturn, buffer[readIndex + 1] == HTTPSyntax.lineFeed else {
-                    return fail(.missingChunkTerminator)
-                }
-                readIndex += 2
-                phase = .chunkSizeLine(scanned: 0)
+                if let result = advanceChunkDataEnd() { return result }
             case .trailers(let scanned, let lineStart):
                 if let result = advanceTrailers(scanned: scanned, lineStart: lineStart) { return result }
+            case .bodyDone:
+                return finishRequest()
             }
+        }
+    }
+
+    // MARK: - Streaming
+
+    /// Whether the parser is at a request boundary (possibly inside the next request's head):
+    /// false inside a body and after a failure. A response given now may keep the connection.
+    public var isBetweenRequests: Bool {
+        switch phase {
+        case .head, .bodyDone: return true
+        default: return false
+        }
+    }
+
+    /// Whether the parser is inside a request's body (its head returned by `nextHead`, the body
+    /// not read to its end): bytes still to come from the client belong to that body.
+    public var isReadingBody: Bool {
+        switch phase {
+        case .fixedBody, .chunkSizeLine, .chunkData, .chunkDataEnd, .trailers: return true
+        case .head, .bodyDone, .failed: return false
+        }
+    }
+
+    /// The next request's head, and how its body is framed, without waiting for the body: read it
+    /// with `readBody(into:)` (or buffer it with `next()`). Call only between requests (a request
+    /// whose body was read to its end counts as over). `.request` is never returned.
+    public mutating func nextHead() -> HTTPHeadResult {
+        if case .bodyDone = phase { reset() }
+        while true {
+            switch phase {
+            case .failed(let error):
+                return .failure(error)
+            case .head(let scanned, let lineStart):
+                if let result = advanceHead(scanned: scanned, lineStart: lineStart) {
+                    if case .failure(let error) = result { return .failure(error) }
+                    return .needMore
+                }
+                if case .head = phase { continue }
+                return .head(head!, framing)
+            default:
+                assertionFailure("nextHead inside a body")
+                return .needMore
+            }
+        }
+    }
+
+    /// Copies the next body bytes of the request whose head `nextHead` returned into `into`.
+    /// `.end` once the body is complete (the parser is then between requests: what follows is the
+    /// next request); `.needMore` when no body byte is buffered yet. Bytes are returned before a
+    /// failure met after them, which the next call reports.
+    public mutating func readBody(into destination: UnsafeMutableRawBufferPointer) -> HTTPBodyRead {
+        var written = 0
+        func copy(_ count: Int) {
+            buffer.withUnsafeBytes { all in
+                destination.baseAddress!.advanced(by: written)
+                    .copyMemory(from: all.baseAddress!.advanced(by: readIndex), byteCount: count)
+            }
+            written += count
+            readIndex += count
+            bodyCount += count
+        }
+        while true {
+            let room = destination.count - written
+            switch phase {
+            case .failed(let error):
+                return written > 0 ? .bytes(written) : .failure(error)
+            case .head:
+                return written > 0 ? .bytes(written) : .end
+            case .bodyDone:
+                reset()
+                return written > 0 ? .bytes(written) : .end
+            case .fixedBody(let remaining):
+                let count = Swift.min(remaining, bufferedByteCount, room)
+                if count == 0 { return written > 0 ? .bytes(written) : .needMore }
+                copy(count)
+                phase = count == remaining ? .bodyDone : .fixedBody(length: remaining - count)
+            case .chunkData(let remaining):
+                let count = Swift.min(remaining, bufferedByteCount, room)
+                if count == 0 { return written > 0 ? .bytes(written) : .needMore }
+                copy(count)
+                phase = count == remaining ? .chunkDataEnd : .chunkData(remaining: remaining - count)
+            case .chunkSizeLine(let scanned):
+                if let result = advanceChunkSizeLine(scanned: scanned) {
+                    return written > 0 ? .bytes(written) : Self.bodyRead(result)
+                }
+            case .chunkDataEnd:
+                if let result = advanceChunkDataEnd() {
+                    return written > 0 ? .bytes(written) : Self.bodyRead(result)
+                }
+            case .trailers(let scanned, let lineStart):
+                if let result = advanceTrailers(scanned: scanned, lineStart: lineStart) {
+                    return written > 0 ? .bytes(written) : Self.bodyRead(result)
+                }
+            }
+        }
+    }
+
+    private static func bodyRead(_ result: HTTPParseResult) -> HTTPBodyRead {
+        if case .failure(let error) = result { return .failure(error) }
+        return .needMore
+    }
+
+    /// The framing of the request whose head was just decoded.
+    private var framing: HTTPBodyFraming {
+        switch phase {
+        case .fixedBody(let length): return .contentLength(length)
+        case .chunkSizeLine: return .chunked
+        default: return .none
         }
     }
 
@@ -155,7 +276,7 @@ public struct HTTPRequestParser {
         case .failure(let error):
             return fail(error)
         case .success(.none):
-            return finishRequest()
+            phase = .bodyDone
         case .success(.contentLength(let length)):
             phase = .fixedBody(length: length)
         case .success(.chunked):
@@ -183,7 +304,7 @@ public struct HTTPRequestParser {
         while index < lineEnd, let digit = hexValue(buffer[index]) {
             // Refuse as soon as the chunk cannot fit, which also keeps `size` far from overflow.
             size = size * 16 + digit
-            if size > maxBodyBytes - body.count { return fail(.bodyTooLarge) }
+            if size > maxBodyBytes - bodyCount { return fail(.bodyTooLarge) }
             index += 1
         }
         guard index > readIndex else { return fail(.invalidChunkSize) }
@@ -203,9 +324,19 @@ public struct HTTPRequestParser {
         if size == 0 {
             phase = .trailers(scanned: 0, lineStart: 0)
         } else {
-            if body.isEmpty { body.reserveCapacity(size) }
             phase = .chunkData(remaining: size)
         }
+        return nil
+    }
+
+    /// The CRLF after a chunk's data; returns nil when the phase moved on.
+    private mutating func advanceChunkDataEnd() -> HTTPParseResult? {
+        guard bufferedByteCount >= 2 else { return .needMore }
+        guard buffer[readIndex] == HTTPSyntax.carriageReturn, buffer[readIndex + 1] == HTTPSyntax.lineFeed else {
+            return fail(.missingChunkTerminator)
+        }
+        readIndex += 2
+        phase = .chunkSizeLine(scanned: 0)
         return nil
     }
 
@@ -221,7 +352,8 @@ public struct HTTPRequestParser {
             }
             if lineFeed - 1 == lineStart {
                 readIndex += lineFeed + 1
-                return finishRequest()
+                phase = .bodyDone
+                return nil
             }
             lineStart = lineFeed + 1
             index = lineStart
@@ -257,10 +389,16 @@ public struct HTTPRequestParser {
 
     private mutating func finishRequest() -> HTTPParseResult {
         let request = HTTPRequest(head: head!, body: body)
+        reset()
+        return .request(request)
+    }
+
+    /// Between requests again.
+    private mutating func reset() {
         head = nil
         body = []
+        bodyCount = 0
         phase = .head(scanned: 0, lineStart: 0)
-        return .request(request)
     }
 
     private mutating func fail(_ error: HTTPParseError) -> HTTPParseResult {
@@ -269,6 +407,7 @@ public struct HTTPRequestParser {
         readIndex = 0
         head = nil
         body = []
+        bodyCount = 0
         return .failure(error)
     }
 }

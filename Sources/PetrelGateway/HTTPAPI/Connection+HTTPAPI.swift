@@ -15,6 +15,9 @@ struct APIRequest {
     let timeMs: Int64
     /// CORS of the settings the request started under (a reload may swap them meanwhile).
     let cors: CORSPolicy?
+    /// Set when the body is not in `request` but streams from the client to an `http_proxy`
+    /// backend as it arrives (ProxyStream); how the client framed it.
+    var streamedBody: HTTPBodyFraming?
     var authorizerJSON: String?
 
     var keepAlive: Bool { request.head.keepAlive }
@@ -28,7 +31,7 @@ struct APIRequest {
 extension Connection {
     /// Serves `request` when the CORS preflight or an HTTP route takes it; false when no route
     /// matches (the caller answers 404, or 426 on the WebSocket path).
-    func handleAPIRequest(_ request: HTTPRequest, path: String) -> Bool {
+    func handleAPIRequest(_ request: HTTPRequest, path: String, streamedBody: HTTPBodyFraming? = nil) -> Bool {
         let api = worker.settings.httpAPI
         let head = request.head
         var origin: String?
@@ -48,13 +51,42 @@ extension Connection {
         let route = match.value
         let state = APIRequest(request: request, path: path, route: route,
                                parameters: match.parameters.isEmpty ? [] : match.rawParameters(in: path),
-                               requestId: worker.nextRequestID(), timeMs: WallClock.nowMs(), cors: api.cors)
+                               requestId: worker.nextRequestID(), timeMs: WallClock.nowMs(), cors: api.cors,
+                               streamedBody: streamedBody)
         if let denial = admit(state, api: api) {
             deliver(denial, state)
             return true
         }
         authorize(state)
         return true
+    }
+
+    // MARK: Streamed request bodies
+
+    /// Whether the request whose head just arrived goes to an `http_proxy` route that can take
+    /// its body as it comes: not one whose authorizer (`sigv4` signs the body's hash) or
+    /// validator (a body schema) needs the whole body first.
+    func streamsRequestBody(_ head: HTTPRequestHead) -> Bool {
+        let settings = worker.settings
+        let api = settings.httpAPI
+        guard !WebSocketHandshake.isUpgradeRequest(head),
+              let route = api.route(method: head.method, path: settings.pathWithoutStage(head.path))?.value,
+              case .proxy = route.integration, route.validator?.bodySchema == nil else { return false }
+        if case .sigv4 = route.authorizer { return false }
+        if api.cors != nil, CORSPolicy.isPreflight(method: head.method, origin: head.headers.first("Origin"),
+                                                   requestMethod: head.headers.first("Access-Control-Request-Method")) {
+            return false
+        }
+        return true
+    }
+
+    /// A request whose body streams: everything up to the backend call runs on the head alone;
+    /// an answer given before the body was read closes the connection (`respond`).
+    func handleStreamedAPIRequest(_ head: HTTPRequestHead, framing: HTTPBodyFraming) {
+        let path = worker.settings.pathWithoutStage(head.path)
+        if !handleAPIRequest(HTTPRequest(head: head, body: []), path: path, streamedBody: framing) {
+            respond(.message(404, "Not Found"), keepAlive: false)
+        }
     }
 
     // MARK: Throttles and API keys
@@ -221,7 +253,15 @@ extension Connection {
             }
             let proxy = ProxyStream(connection: self, state: state, timeoutMs: timeoutMs)
             proxyStream = proxy
-            let id = worker.httpClient.stream(request, to: proxy)
+            let id: HTTPRequestID
+            if let framing = state.streamedBody {
+                sendContinueIfExpected(head)
+                var length: Int?
+                if case .contentLength(let count) = framing { length = count }
+                id = worker.httpClient.stream(request, body: proxy, bodyLength: length, to: proxy)
+            } else {
+                id = worker.httpClient.stream(request, to: proxy)
+            }
             // Refused up front: the stream already ended.
             if proxyStream === proxy { proxy.id = id }
         }

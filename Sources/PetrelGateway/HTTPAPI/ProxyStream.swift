@@ -1,4 +1,5 @@
 import CLibUV
+import PetrelCodecs
 import PetrelHTTPClient
 
 /// One `http_proxy` response on its way from the backend to the client (DESIGN §8: "streams the
@@ -10,9 +11,20 @@ import PetrelHTTPClient
 /// Before the head, failures answer as API Gateway's HTTP APIs do (503 after the integration
 /// timeout, 502 otherwise); after it, the status is out, so a broken body closes the connection.
 /// The connection is parked (`awaitingResponse`) for the whole stream: pipelined requests wait.
-final class ProxyStream: HTTPResponseStreamDelegate {
+///
+/// The request body streams the other way when the route allows it (`APIRequest.streamedBody`):
+/// curl's read callback takes the parser's body bytes as they arrive (`HTTPRequestBodySource`);
+/// with none buffered the upload pauses until the client sends more (`clientBodyArrived`). The
+/// client's socket is read only while at most `uploadBufferBytes` wait for the backend, so a
+/// slow backend pushes back on the client through TCP. A client that leaves mid-body cancels the
+/// call; a body over the limit or badly framed aborts it (413/400 unless the backend answered
+/// first). A backend that answers before the body was read completely gets its answer through,
+/// with `Connection: close`: the rest of the body is never parsed as a request.
+final class ProxyStream: HTTPResponseStreamDelegate, HTTPRequestBodySource {
     /// Client write queue bound before the backend is paused.
     static let pauseBytes = 256 * 1024
+    /// Request body bytes buffered for the backend before the client is no longer read.
+    static let uploadBufferBytes = 256 * 1024
 
     private enum Framing {
         case none
@@ -37,6 +49,10 @@ final class ProxyStream: HTTPResponseStreamDelegate {
     private var chunksSent = false
     private var paused = false
     private var finished = false
+    /// The upload is paused for lack of client bytes.
+    private var uploadWaiting = false
+    /// Why the request body broke off (413 over the limit, 400 bad chunk framing).
+    private var uploadFailure: HTTPParseError?
 
     init(connection: Connection, state: APIRequest, timeoutMs: Int64) {
         self.connection = connection
@@ -70,6 +86,7 @@ final class ProxyStream: HTTPResponseStreamDelegate {
             framingLine = "Transfer-Encoding: chunked"
         }
         keepAlive = state.keepAlive && !connection.worker.draining && framing != .untilClose
+            && (connection.http?.parser.isBetweenRequests ?? false)
         connection.worker.observeResponse(connection, response)
         connection.servedRequest = true
         heldHead = response.headBytes(keepAlive: keepAlive, framing: framingLine, reserving: 64)
@@ -121,6 +138,14 @@ final class ProxyStream: HTTPResponseStreamDelegate {
         finished = true
         connection.proxyStream = nil
         guard connection.phase == .http else { return }
+        if !hasHead, let uploadFailure {
+            // The client's body broke off (`respond` closes: the parser is dead).
+            if uploadFailure.status == 413 { connection.worker.metrics.limitHit(.maxBodyBytes) }
+            Log.info("bad request", ["status": .int(uploadFailure.status), "reason": .string(uploadFailure.reason),
+                                     "sourceIp": .string(connection.sourceIp)])
+            connection.deliver(.message(uploadFailure.status, HTTPResponse.reasonPhrase(uploadFailure.status)), state)
+            return
+        }
         if !hasHead {
             let failure = error ?? .other("no response head")
             Log.warn("http route integration failed", ["error": .string("\(failure)"), "route": .string(state.route.key.text)])
@@ -156,6 +181,42 @@ final class ProxyStream: HTTPResponseStreamDelegate {
         guard paused, !finished, let id else { return }
         paused = false
         connection.worker.httpClient.resume(id)
+    }
+
+    // MARK: HTTPRequestBodySource (inside curl's read callback)
+
+    func requestBodyRead(into buffer: UnsafeMutableRawBufferPointer) -> HTTPRequestBodyRead {
+        guard !finished, connection.phase == .http, let session = connection.http else { return .abort }
+        switch session.parser.readBody(into: buffer) {
+        case .bytes(let count):
+            connection.phaseDeadlineMs = connection.worker.loop.nowMs + timeoutMs + 5_000
+            readClientAgainIfRoom(session)
+            return .bytes(count)
+        case .end:
+            return .end
+        case .needMore:
+            uploadWaiting = true
+            readClientAgainIfRoom(session)
+            return .wait
+        case .failure(let error):
+            uploadFailure = error
+            return .abort
+        }
+    }
+
+    /// The backend took bytes: read the client again if reading stopped for the bound.
+    private func readClientAgainIfRoom(_ session: HTTPSession) {
+        let stream = connection.stream
+        guard !stream.isReading, !connection.pausedForBackpressure, session.parser.isReadingBody,
+              session.parser.bufferedByteCount <= Self.uploadBufferBytes else { return }
+        stream.startReading()
+    }
+
+    /// Body bytes arrived from the client (Connection+HTTP.swift): a waiting upload goes on.
+    func clientBodyArrived() {
+        guard uploadWaiting, !finished, let id else { return }
+        uploadWaiting = false
+        connection.worker.httpClient.resumeUpload(id)
     }
 
     /// The client is gone: stop the backend transfer.
