@@ -18,6 +18,13 @@ public protocol ConnectionContext: AnyObject {
     var domainName: String { get }
     /// The authorizer's context as a JSON object text (`requestContext.authorizer`), when one ran.
     var authorizerJSON: String? { get }
+    /// mTLS: the verified client certificate as the JSON object text of
+    /// `requestContext.identity.clientCert`, when the client presented one.
+    var clientCertJSON: String? { get }
+}
+
+extension ConnectionContext {
+    public var clientCertJSON: String? { nil }
 }
 
 /// The handshake request as `$connect` integrations see it.

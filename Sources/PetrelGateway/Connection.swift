@@ -76,7 +76,7 @@ final class Connection: StreamHandler, ConnectionContext {
         phaseDeadlineMs = now + worker.settings.limits.handshakeTimeoutMs
         let limits = worker.settings.limits
         http = HTTPSession(maxHeaderBytes: limits.maxHeaderBytes,
-                           maxBodyBytes: admin ? max(limits.maxMessageBytes, 1 << 20) : 10 * 1024 * 1024)
+                           maxBodyBytes: admin ? max(limits.maxMessageBytes, 1 << 20) : limits.maxBodyBytes)
     }
 
     var sourceIp: String { peer?.description ?? "" }
@@ -84,6 +84,14 @@ final class Connection: StreamHandler, ConnectionContext {
     /// mTLS: the client's verified certificate (`identity.clientCert`), read from the TLS session
     /// when asked, so connections store no copy.
     var clientCertificate: ClientCertificateInfo? { stream.clientCertificate }
+
+    /// `requestContext.identity.clientCert` (API Gateway's mTLS field) for the events.
+    var clientCertJSON: String? {
+        guard let c = clientCertificate else { return nil }
+        return "{\"clientCertPem\":\(JSONText.quoted(c.clientCertPem)),\"subjectDN\":\(JSONText.quoted(c.subjectDN)),"
+            + "\"issuerDN\":\(JSONText.quoted(c.issuerDN)),\"serialNumber\":\(JSONText.quoted(c.serialNumber)),"
+            + "\"validity\":{\"notBefore\":\(JSONText.quoted(c.validityNotBefore)),\"notAfter\":\(JSONText.quoted(c.validityNotAfter))}}"
+    }
 
     /// `GET @connections/{id}` (DESIGN §6).
     func describeForManagement() -> String {

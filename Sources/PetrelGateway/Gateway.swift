@@ -201,6 +201,33 @@ private final class SignalWatchers {
 // MARK: TLS (listeners.*.tls)
 
 extension Gateway {
+    /// The listeners' TLS files loaded as `serve` loads them, for `check-config`. A file that is
+    /// absent here is a warning (deploy configs are often checked away from their host); one
+    /// that is present but unusable (not PEM, key not matching, bad CA or CRL) is a problem.
+    public static func tlsFileCheck(_ config: PetrelConfig) -> (problems: [String], warnings: [String]) {
+        var problems: [String] = [], warnings: [String] = []
+        for (name, tls) in [("public", config.listeners.public.tls), ("admin", config.listeners.admin.tls)] {
+            guard let tls else { continue }
+            var files = [("certificate", tls.certificate)]
+            if !tls.privateKey.hasPrefix("-----BEGIN") { files.append(("private_key", tls.privateKey)) }
+            if let ca = tls.clientCA { files.append(("client_ca", ca)) }
+            if let crl = tls.crl { files.append(("crl", crl)) }
+            for (i, entry) in tls.certificates.enumerated() {
+                files.append(("certificates[\(i)].certificate", entry.certificate))
+                if !entry.privateKey.hasPrefix("-----BEGIN") { files.append(("certificates[\(i)].private_key", entry.privateKey)) }
+            }
+            let absent = files.filter { access($0.1, F_OK) != 0 }
+            if !absent.isEmpty {
+                for (key, path) in absent {
+                    warnings.append("listeners.\(name).tls.\(key): \(path) does not exist here (serve refuses to start without it)")
+                }
+                continue
+            }
+            do throws(StartError) { _ = try makeTLSContext(tls, listener: name) } catch { problems.append(error.description) }
+        }
+        return (problems, warnings)
+    }
+
     static func makeTLSContext(_ tls: TLSConfig?, listener: String) throws(StartError) -> TLSServerContext? {
         guard let tls else { return nil }
         var certificates = [TLSCertificateSource(certificatePath: tls.certificate, privateKey: tls.privateKey)]

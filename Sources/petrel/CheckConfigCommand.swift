@@ -25,6 +25,12 @@ struct CheckConfig: ParsableCommand {
                 print(error.description)
                 throw ExitCode(1)
             }
+            // The files behind `tls` are loaded as `serve` would, so a missing certificate is
+            // caught here rather than at start.
+            let tls = Gateway.tlsFileCheck(config)
+            for warning in tls.warnings { print("warning: \(warning)") }
+            for problem in tls.problems { print(problem) }
+            if !tls.problems.isEmpty { throw ExitCode(1) }
             print("\(file): ok")
         }
     }

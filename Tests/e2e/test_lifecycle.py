@@ -216,3 +216,29 @@ def test_version_prints_version(petrel_bin):
     r = run([petrel_bin, "version"])
     assert r.returncode == 0
     assert any(ch.isdigit() for ch in r.stdout), r.stdout
+
+
+def test_check_config_loads_the_tls_files(petrel_bin, tmp_path):
+    """check-config loads certificates as serve would: present but broken is an error, absent
+    (a config checked away from its host) a warning."""
+    from tls_pki import make_pki, openssl_available
+    if not openssl_available():
+        pytest.skip("openssl CLI not installed")
+    pki = make_pki(tmp_path / "pki")
+
+    def check(cert, key) -> subprocess.CompletedProcess:
+        p = tmp_path / "tls.yaml"
+        p.write_text(f"listeners:\n  public:\n    tls: {{certificate: {cert}, private_key: {key}}}\n")
+        return run([petrel_bin, "check-config", str(p)])
+
+    ok = check(pki.server_cert, pki.server_key)
+    assert ok.returncode == 0 and "warning" not in ok.stdout, ok.stdout + ok.stderr
+    mismatch = check(pki.server_cert, pki.other_key)
+    assert mismatch.returncode == 1 and "listeners.public.tls" in mismatch.stdout, mismatch.stdout
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate\n")
+    broken = check(garbage, pki.server_key)
+    assert broken.returncode == 1 and "listeners.public.tls" in broken.stdout, broken.stdout
+    absent = check(tmp_path / "nowhere.pem", pki.server_key)
+    assert absent.returncode == 0, absent.stdout + absent.stderr
+    assert "warning: listeners.public.tls.certificate" in absent.stdout and "does not exist" in absent.stdout

@@ -273,3 +273,42 @@ def test_tls_handshake_never_completed_is_closed_after_handshake_timeout(petrel_
     assert 0.8 <= time.monotonic() - t0 <= 3.0
     for s in (silent, partial, done):
         s.close()
+
+
+# -- the verified certificate reaches integrations -------------------------------------------------
+
+def test_mtls_certificate_reaches_the_connect_event(petrel_server, pki):
+    """API Gateway's shape: requestContext.identity.clientCert with the PEM, subject and issuer DNs,
+    serial and validity, on every event of the connection."""
+    from backend import RecordingBackend
+    be = RecordingBackend()
+    try:
+        yaml = tls_config(pki, client_ca=True).replace(
+            "    $default: {integration: echo}\n",
+            "    $connect: {integration: backend}\n    $default: {integration: backend}\n")
+        yaml += f"  backend: {{type: http, url: 'http://127.0.0.1:{be.port}/events'}}\n"
+        srv = petrel_server(yaml)
+        with ws_connect(wss_url(srv), ssl=pki.client_context(cert=True)) as ws:
+            ws.send("telemetry")
+            be.wait_for(lambda r: r.event_type == "MESSAGE")
+        for kind in ("CONNECT", "MESSAGE"):
+            cert = be.events(kind)[0].rc["identity"]["clientCert"]
+            assert cert["clientCertPem"].strip() == pki.client_cert.read_text().strip()
+            assert cert["subjectDN"] == "CN=device-1,O=Acme Devices,C=DE"
+            assert cert["issuerDN"] == "CN=Petrel E2E CA"
+            assert cert["serialNumber"].replace(":", "").lower().lstrip("0") == "a1b2c"
+            assert set(cert["validity"]) == {"notBefore", "notAfter"}
+    finally:
+        be.close()
+    # Without client_ca there is no certificate and no field.
+    be = RecordingBackend()
+    try:
+        yaml = tls_config(pki).replace("    $default: {integration: echo}\n", "    $connect: {integration: backend}\n    $default: {integration: echo}\n")
+        yaml += f"  backend: {{type: http, url: 'http://127.0.0.1:{be.port}/events'}}\n"
+        srv = petrel_server(yaml)
+        with ws_connect(wss_url(srv), ssl=pki.client_context()) as ws:
+            ws.send("x")
+            assert ws.recv(timeout=5) == "x"
+        assert "clientCert" not in be.events("CONNECT")[0].rc["identity"]
+    finally:
+        be.close()

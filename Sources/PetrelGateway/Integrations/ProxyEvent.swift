@@ -38,6 +38,9 @@ enum ProxyEvent {
         out += "\"identity\":{\"sourceIp\":\(JSONText.quoted(event.connection.sourceIp)),\"userAgent\":"
         let userAgent = event.connection.userAgent
         out += userAgent.isEmpty ? "null" : JSONText.quoted(userAgent)
+        if let clientCert = event.connection.clientCertJSON {
+            out += ",\"clientCert\":\(clientCert)"
+        }
         out += "},"
         field("requestId", event.requestId.description, &out)
         field("domainName", event.connection.domainName, &out)
