@@ -733,7 +733,7 @@ DEPLOY = REPO / "deploy"
 
 
 @pytest.mark.parametrize("path", ["deploy/petrel.example.yaml", "deploy/compose/petrel.yaml",
-                                  "examples/chat/petrel.yaml", "k8s-configmap"])
+                                  "examples/chat/petrel.yaml", "examples/iot/petrel.yaml", "k8s-configmap"])
 def test_deploy_and_example_configs_pass_check_config(petrel_bin, tmp_path, path):
     import yaml
     env = dict(os.environ, PETREL_ADMIN_TOKEN="t", PETREL_REDIS_URL="redis://127.0.0.1:6379/0")
