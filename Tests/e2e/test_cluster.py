@@ -644,7 +644,8 @@ def test_redis_outage_and_convergence(cluster, redis):
     try:
         for cid in (a1[1], doomed[1], b1[1]):
             join(a, cid)
-        assert readyz(a)[0] == 200
+        # Ready once every loop's Redis link is up (on a loaded machine that can trail the listeners).
+        assert wait_until(lambda: readyz(a)[0] == 200, 10), readyz(a)[2][:300]
 
         t_stop = time.monotonic()
         redis.stop()

@@ -9,8 +9,9 @@
 ///   4  flip bit `arg % 8` of a wire byte                   5  deliver the wire in pieces of
 ///      `arg + 1` bytes (arg < 128) or `(arg - 127) × 128`
 ///   6  client sends close_notify
-/// At most 40 KiB of application data per input, and pieces below 128 bytes only for the first
-/// 4 KiB of a delivery, so runs stay fast enough for 10 M executions.
+/// At most 40 KiB of application data and 3 KeyUpdates per input (a key change is the costliest
+/// step), and pieces below 128 bytes only for the first 4 KiB of a delivery, so runs stay fast
+/// enough for 10 M executions.
 /// Invariants while the wire is untouched: the server receives exactly the client's bytes in order
 /// and the client exactly the server's, neither fails, KeyUpdates keep both in step. Always: no
 /// crash, a failed session stays failed and delivers nothing more.
@@ -32,6 +33,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var sentByServer: [UInt8] = [], receivedByClient: [UInt8] = []
     var tampered = false
     var clientClosed = false
+    var keyUpdates = 0
     var serverResult = TLSSession.FeedResult.ok
     var clientResult = TLSSession.FeedResult.ok
     let plaintext = UnsafeMutableRawBufferPointer.allocate(byteCount: 20_000, alignment: 16)
@@ -72,7 +74,10 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             let message = pattern[(sentByServer.count % 241)...].prefix(arg * 131)
             if message.withUnsafeBytes({ server.encrypt($0) }) { sentByServer += message }
         case 2:
-            if !clientClosed { _ = client.sendKeyUpdate() }
+            if !clientClosed && keyUpdates < 3 {
+                keyUpdates += 1
+                _ = client.sendKeyUpdate()
+            }
         case 3:
             toServer.bytes += (0..<arg).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ arg) }
             if arg > 0 { tampered = true }
