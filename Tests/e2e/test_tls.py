@@ -312,3 +312,28 @@ def test_mtls_certificate_reaches_the_connect_event(petrel_server, pki):
         assert "clientCert" not in be.events("CONNECT")[0].rc["identity"]
     finally:
         be.close()
+
+
+def test_mtls_certificate_reaches_http_route_events(petrel_server, pki):
+    """HTTP routes (payload 2.0): requestContext.authentication.clientCert, as API Gateway's HTTP
+    APIs with mutual TLS pass it."""
+    import http.client
+    from backend import RecordingBackend
+    be = RecordingBackend()
+    try:
+        yaml = tls_config(pki, client_ca=True).replace(
+            '    "GET /health": {integration: ok}\n',
+            '    "GET /health": {integration: ok}\n    "GET /device": {integration: fn}\n')
+        yaml += f"  fn: {{type: http, url: 'http://127.0.0.1:{be.port}/fn'}}\n"
+        srv = petrel_server(yaml)
+        conn = http.client.HTTPSConnection("127.0.0.1", srv.public_port, timeout=5,
+                                           context=pki.client_context(cert=True))
+        conn.request("GET", "/device")
+        assert conn.getresponse().status == 200
+        conn.close()
+        event = be.wait_for(lambda r: r.rc.get("http", {}).get("path") == "/device")[0]
+        cert = event.rc["authentication"]["clientCert"]
+        assert cert["subjectDN"] == "CN=device-1,O=Acme Devices,C=DE"
+        assert cert["clientCertPem"].strip() == pki.client_cert.read_text().strip()
+    finally:
+        be.close()

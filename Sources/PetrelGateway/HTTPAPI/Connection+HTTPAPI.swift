@@ -163,7 +163,7 @@ extension Connection {
         let event = HTTPAPIEvent(head: state.request.head, body: [], routeKey: state.route.key.text, pathParameters: state.parameters,
                                  requestId: state.requestId, timeMs: state.timeMs, stage: worker.settings.stage,
                                  apiId: worker.settings.apiId, sourceIp: sourceIp, authorizerJSON: nil,
-                                 stageVariablesJSON: worker.settings.httpAPI.stageVariablesJSON)
+                                 stageVariablesJSON: worker.settings.httpAPI.stageVariablesJSON, clientCertJSON: clientCertJSON)
         let request = HTTPClientRequest(method: "POST", url: url, headers: [("Content-Type", "application/json")] + worker.traceHeaders(for: self),
                                         body: event.authorizerInput(identity: identity, routeArnMethod: state.request.head.method),
                                         timeoutMs: timeoutMs)
@@ -229,7 +229,8 @@ extension Connection {
             let event = HTTPAPIEvent(head: head, body: state.request.body, routeKey: state.route.key.text,
                                      pathParameters: state.parameters, requestId: state.requestId, timeMs: state.timeMs,
                                      stage: settings.stage, apiId: settings.apiId, sourceIp: sourceIp,
-                                     authorizerJSON: state.authorizerJSON, stageVariablesJSON: settings.httpAPI.stageVariablesJSON)
+                                     authorizerJSON: state.authorizerJSON, stageVariablesJSON: settings.httpAPI.stageVariablesJSON,
+                                     clientCertJSON: clientCertJSON)
             let request = HTTPClientRequest(method: "POST", url: url,
                                             headers: [("Content-Type", "application/json")] + worker.traceHeaders(for: self) + extraHeaders,
                                             body: event.json(), timeoutMs: timeoutMs)

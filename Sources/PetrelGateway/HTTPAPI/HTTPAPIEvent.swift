@@ -23,6 +23,8 @@ struct HTTPAPIEvent {
     let sourceIp: String
     let authorizerJSON: String?
     let stageVariablesJSON: String?
+    /// mTLS: `requestContext.authentication.clientCert`, as API Gateway's HTTP APIs pass it.
+    var clientCertJSON: String? = nil
 
     func json() -> [UInt8] {
         var out = "{\"version\":\"2.0\","
@@ -107,6 +109,7 @@ struct HTTPAPIEvent {
         out += "\"requestContext\":{"
         field("accountId", "000000000000", &out)
         field("apiId", apiId, &out)
+        if let clientCertJSON { out += "\"authentication\":{\"clientCert\":\(clientCertJSON)}," }
         if let authorizerJSON { out += "\"authorizer\":\(authorizerJSON)," }
         field("domainName", domain, &out)
         field("domainPrefix", String(domain.split(separator: ".", maxSplits: 1).first ?? ""), &out)
