@@ -37,7 +37,7 @@ SANITIZER_ENV = SWIFT_BACKTRACE=enable=no
 asan: deps
 	$(SWIFT) build --sanitize=address --scratch-path .build-asan
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 $(SWIFT) test --sanitize=address --scratch-path .build-asan
-	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 $(SANITIZER_ENV) \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:quarantine_size_mb=16 $(SANITIZER_ENV) PETREL_SANITIZER=address \
 	  PETREL_BIN=$$($(SWIFT) build --sanitize=address --scratch-path .build-asan --show-bin-path)/petrel \
 	  LOADTEST_BIN=$$($(SWIFT) build --sanitize=address --scratch-path .build-asan --show-bin-path)/petrel-loadtest \
 	  Tests/run-python-tests.sh
