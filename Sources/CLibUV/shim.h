@@ -19,4 +19,11 @@ static inline int petrel_set_reuseport(int fd) {
     int one = 1;
     return setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 }
+
+/* One completed connection from a listening socket's queue, non-blocking and close-on-exec;
+   -1 with errno EAGAIN when the queue is empty (accept4 needs _GNU_SOURCE, hidden from Swift). */
+int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
+static inline int petrel_accept_pending(int fd) {
+    return accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
 #endif

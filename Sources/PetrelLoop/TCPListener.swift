@@ -71,11 +71,37 @@ public final class TCPListener {
         }
     }
 
-    /// Stops accepting; already accepted connections are unaffected.
+    /// Stops accepting; already accepted connections are unaffected. Connections the kernel has
+    /// already completed for this socket are accepted first: closing a listening socket resets
+    /// its whole accept queue, which during a `--takeover` (a second process on the same port
+    /// with SO_REUSEPORT) would turn connections the kernel handed to this one into resets.
     public func close() {
         guard !closed else { return }
         closed = true
+        var fd: uv_os_fd_t = -1
+        if uv_fileno(petrel_tcp_as_handle(handle), &fd) == 0 {
+            while true {
+                let client = petrel_accept_pending(fd)
+                if client < 0 {
+                    if errno == EINTR || errno == ECONNABORTED { continue }
+                    break
+                }
+                adopt(client)
+            }
+        }
         uv_close(petrel_tcp_as_handle(handle)) { $0?.deallocate() }
+    }
+
+    /// A connection accepted outside libuv's callback (the queue drained by `close`).
+    private func adopt(_ fd: Int32) {
+        let client = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
+        uv_tcp_init(loop.uv, client)
+        guard uv_tcp_open(client, fd) == 0 else {
+            Glibc.close(fd)
+            uv_close(petrel_tcp_as_handle(client)) { $0?.deallocate() }
+            return
+        }
+        serve(client)
     }
 
     fileprivate func accept() {
@@ -85,6 +111,10 @@ public final class TCPListener {
             uv_close(petrel_tcp_as_handle(client)) { $0?.deallocate() }
             return
         }
+        serve(client)
+    }
+
+    private func serve(_ client: UnsafeMutablePointer<uv_tcp_t>) {
         uv_tcp_nodelay(client, 1)
         let stream = TCPStream(loop: loop, handle: client)
         client.pointee.data = Unmanaged.passRetained(stream).toOpaque()
