@@ -733,14 +733,20 @@ def test_redis_outage_and_convergence(cluster, redis):
                             f"expected {want_group} (memberships written back, no ghosts)")
         if group_members(b) != want_group:
             problems.append(f"GET /@groups/room via B after recovery: {group_members(b)}")
-        # remote calls work again, both ways
-        r = call(a, "POST", f"/prod/@connections/{b1[1]}", b"after outage")
-        if r.status != 200 or not expect_msg(b1[0], "after outage", 5):
-            problems.append(f"POST via A to B's client after recovery: {desc(r)}")
+        # remote calls work again, both ways: once each node's links are back (its heartbeat
+        # and its subscription come back on their own reconnect backoff, up to 5 s)
+        def remote_post(via, cid, text):
+            r = call(via, "POST", f"/prod/@connections/{cid}", text.encode())
+            return r if r.status == 200 else None
+        r = wait_until(lambda: remote_post(a, b1[1], "after outage"), 8, 0.5)
+        if not r or not expect_msg(b1[0], "after outage", 5):
+            problems.append(f"POST via A to B's client after recovery: "
+                            f"{desc(call(a, 'POST', f'/prod/@connections/{b1[1]}', b'again'))}")
         if new:
-            r = call(b, "POST", f"/prod/@connections/{new[1]}", b"found you")
-            if r.status != 200 or not expect_msg(new[0], "found you", 5):
-                problems.append(f"POST via B to the connection made during the outage: {desc(r)}")
+            r = wait_until(lambda: remote_post(b, new[1], "found you"), 8, 0.5)
+            if not r or not expect_msg(new[0], "found you", 5):
+                problems.append(f"POST via B to the connection made during the outage: "
+                                f"{desc(call(b, 'POST', f'/prod/@connections/{new[1]}', b'again'))}")
         # nobody was declared lost
         for cid in want:
             if be.events("DISCONNECT", cid):

@@ -305,6 +305,13 @@ class Churn:
             self.outcomes.append((t, kind, f"{detail} [attempt took {time.monotonic() - t:.3f}s]"))
 
 
+def _read_sysctl(name: str) -> str:
+    try:
+        return (Path("/proc/sys") / name).read_text().strip()
+    except OSError:
+        return ""
+
+
 def test_takeover_binary_upgrade_under_load(petrel_server, tmp_path, monkeypatch):
     """`petrel serve --takeover` on the same public and admin ports while clients churn
     (connect, echo, close) and long-lived clients stream echoes. Expected: no connection attempt
@@ -350,8 +357,19 @@ def test_takeover_binary_upgrade_under_load(petrel_server, tmp_path, monkeypatch
 
     total = len(churn.outcomes)
     during = [o for o in churn.outcomes if t_takeover - 0.5 <= o[0] <= t_old_gone + 0.5]
+    # The old process accepts everything queued before closing its listening sockets, but a
+    # connection the kernel queues to it in the microseconds between that last accept and the
+    # close is reset by the close; only the kernel can move it (net.ipv4.tcp_migrate_req = 1,
+    # docs/operations.md). Without that setting, allow that window a couple of victims — in
+    # the takeover itself, never elsewhere; with it, none.
+    kernel_migrates = _read_sysctl("net/ipv4/tcp_migrate_req") == "1"
+    window_resets = 0 if kernel_migrates else 2
     for kind in ("refused", "reset-before-101", "wrong-echo", "closed-other", "other"):
         hits = [o for o in churn.outcomes if o[1] == kind]
+        if kind == "reset-before-101" and hits and len(hits) <= window_resets and \
+                all(t_takeover <= t <= t_old_gone for t, _, _ in hits):
+            print(f"{len(hits)} reset(s) in the listener-close window (tcp_migrate_req=0)")
+            continue
         if hits:
             problems.append(f"churn: {len(hits)} of {total} attempts ended `{kind}` "
                             f"(first at t+{hits[0][0] - t_takeover:.3f}s from takeover: {hits[0][2]})")
@@ -371,7 +389,9 @@ def test_takeover_binary_upgrade_under_load(petrel_server, tmp_path, monkeypatch
     if reconnected != set(range(load.clients)):
         problems.append(f"clients that never echoed again after the takeover: "
                         f"{sorted(set(range(load.clients)) - reconnected)}; failures {load.connect_failures[:5]}")
-    if load.connect_failures:
+    # The same window can fail one reconnect of the echo clients; every client must still have
+    # reconnected and echoed (checked above).
+    if len(load.connect_failures) > window_resets:
         problems.append(f"load clients: {len(load.connect_failures)} reconnect attempts failed: "
                         f"{load.connect_failures[:3]}")
     summary = (f"churn {total} attempts ({len(during)} around the takeover), "
