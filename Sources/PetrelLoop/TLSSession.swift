@@ -197,7 +197,7 @@ public final class TLSSession {
     }
 
     private func fail(_ error: Int32) -> FeedResult {
-        let detail = error == SSL_ERROR_SSL || ssl == nil ? openSSLErrors() : "SSL error \(error)"
+        let detail = error == SSL_ERROR_SSL ? openSSLErrors() : "SSL error \(error)"
         failureReason = detail
         ERR_clear_error()
         generation = nil

@@ -2,6 +2,7 @@
 module and `websockets`, certificates made by the `openssl` CLI (tls_pki.py)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -277,16 +278,23 @@ def test_tls_handshake_never_completed_is_closed_after_handshake_timeout(petrel_
 
 # -- the verified certificate reaches integrations -------------------------------------------------
 
-def test_mtls_certificate_reaches_the_connect_event(petrel_server, pki):
-    """API Gateway's shape: requestContext.identity.clientCert with the PEM, subject and issuer DNs,
-    serial and validity, on every event of the connection."""
+@contextlib.contextmanager
+def backend_config(pki, route: tuple[str, str], *, client_ca: bool, name: str = "backend"):
+    """A recording backend, and the TLS config with `route` (old line, new lines) pointing at it."""
     from backend import RecordingBackend
     be = RecordingBackend()
     try:
-        yaml = tls_config(pki, client_ca=True).replace(
-            "    $default: {integration: echo}\n",
-            "    $connect: {integration: backend}\n    $default: {integration: backend}\n")
-        yaml += f"  backend: {{type: http, url: 'http://127.0.0.1:{be.port}/events'}}\n"
+        yaml = tls_config(pki, client_ca=client_ca).replace(*route)
+        yield be, yaml + f"  {name}: {{type: http, url: 'http://127.0.0.1:{be.port}/{name}'}}\n"
+    finally:
+        be.close()
+
+
+def test_mtls_certificate_reaches_the_connect_event(petrel_server, pki):
+    """API Gateway's shape: requestContext.identity.clientCert with the PEM, subject and issuer DNs,
+    serial and validity, on every event of the connection."""
+    route = ("    $default: {integration: echo}\n", "    $connect: {integration: backend}\n    $default: {integration: backend}\n")
+    with backend_config(pki, route, client_ca=True) as (be, yaml):
         srv = petrel_server(yaml)
         with ws_connect(wss_url(srv), ssl=pki.client_context(cert=True)) as ws:
             ws.send("telemetry")
@@ -298,33 +306,22 @@ def test_mtls_certificate_reaches_the_connect_event(petrel_server, pki):
             assert cert["issuerDN"] == "CN=Petrel E2E CA"
             assert cert["serialNumber"].replace(":", "").lower().lstrip("0") == "a1b2c"
             assert set(cert["validity"]) == {"notBefore", "notAfter"}
-    finally:
-        be.close()
     # Without client_ca there is no certificate and no field.
-    be = RecordingBackend()
-    try:
-        yaml = tls_config(pki).replace("    $default: {integration: echo}\n", "    $connect: {integration: backend}\n    $default: {integration: echo}\n")
-        yaml += f"  backend: {{type: http, url: 'http://127.0.0.1:{be.port}/events'}}\n"
+    route = ("    $default: {integration: echo}\n", "    $connect: {integration: backend}\n    $default: {integration: echo}\n")
+    with backend_config(pki, route, client_ca=False) as (be, yaml):
         srv = petrel_server(yaml)
         with ws_connect(wss_url(srv), ssl=pki.client_context()) as ws:
             ws.send("x")
             assert ws.recv(timeout=5) == "x"
         assert "clientCert" not in be.events("CONNECT")[0].rc["identity"]
-    finally:
-        be.close()
 
 
 def test_mtls_certificate_reaches_http_route_events(petrel_server, pki):
     """HTTP routes (payload 2.0): requestContext.authentication.clientCert, as API Gateway's HTTP
     APIs with mutual TLS pass it."""
     import http.client
-    from backend import RecordingBackend
-    be = RecordingBackend()
-    try:
-        yaml = tls_config(pki, client_ca=True).replace(
-            '    "GET /health": {integration: ok}\n',
-            '    "GET /health": {integration: ok}\n    "GET /device": {integration: fn}\n')
-        yaml += f"  fn: {{type: http, url: 'http://127.0.0.1:{be.port}/fn'}}\n"
+    route = ('    "GET /health": {integration: ok}\n', '    "GET /health": {integration: ok}\n    "GET /device": {integration: fn}\n')
+    with backend_config(pki, route, client_ca=True, name="fn") as (be, yaml):
         srv = petrel_server(yaml)
         conn = http.client.HTTPSConnection("127.0.0.1", srv.public_port, timeout=5,
                                            context=pki.client_context(cert=True))
@@ -335,5 +332,3 @@ def test_mtls_certificate_reaches_http_route_events(petrel_server, pki):
         cert = event.rc["authentication"]["clientCert"]
         assert cert["subjectDN"] == "CN=device-1,O=Acme Devices,C=DE"
         assert cert["clientCertPem"].strip() == pki.client_cert.read_text().strip()
-    finally:
-        be.close()
