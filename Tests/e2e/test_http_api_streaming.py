@@ -351,6 +351,15 @@ class UploadBackend(RecordingBackend):
                 conn.sendall(b"HTTP/1.1 %s Early\r\ncontent-length: 5\r\nconnection: close\r\n\r\nearly" % q["early"].encode())
                 conn.shutdown(socket.SHUT_WR)
                 rec.ended_at = time.monotonic()
+                # Lingering close (RFC 9112 §9.6), as real servers do: closing with the body still
+                # unread would reset the connection, and the reset can destroy the answer before
+                # the gateway reads it.
+                conn.settimeout(10)
+                try:
+                    while conn.recv(65536):
+                        pass
+                except OSError:
+                    pass
                 return
             stall_after = int(q.get("stall_after", "-1"))
             stall = float(q.get("stall", "0"))
