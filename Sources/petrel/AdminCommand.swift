@@ -72,10 +72,13 @@ struct MessageOptions: ParsableArguments {
     }
 }
 
+/// One connection id in 64 begins with '-', which reads as an option unless it follows `--`.
+private let idHelp = ArgumentHelp("Connection id (after `--` when it begins with '-': `post --data hi -- -AbC…`).")
+
 struct AdminPost: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "post", abstract: "Send a message to a connection.")
     @OptionGroup var options: AdminOptions
-    @Argument(help: "Connection id.") var id: String
+    @Argument(help: idHelp) var id: String
     @OptionGroup var message: MessageOptions
 
     func run() throws {
@@ -87,7 +90,7 @@ struct AdminPost: ParsableCommand {
 struct AdminGet: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "get", abstract: "Print a connection's details (JSON).")
     @OptionGroup var options: AdminOptions
-    @Argument(help: "Connection id.") var id: String
+    @Argument(help: idHelp) var id: String
 
     func run() throws {
         let client = try options.client()
@@ -98,7 +101,7 @@ struct AdminGet: ParsableCommand {
 struct AdminDelete: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "delete", abstract: "Close a connection.")
     @OptionGroup var options: AdminOptions
-    @Argument(help: "Connection id.") var id: String
+    @Argument(help: idHelp) var id: String
     @Option(name: .long, help: "Close code: 1000 or 3000-4999.") var code: Int?
     @Option(name: .long, help: "Close reason (at most 123 bytes).") var reason: String?
 
@@ -127,7 +130,7 @@ struct AdminGroups: ParsableCommand {
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a connection to a group.")
         @OptionGroup var options: AdminOptions
-        @Argument(help: "Connection id.") var id: String
+        @Argument(help: idHelp) var id: String
         @Argument(help: "Group name.") var group: String
 
         func run() throws {
@@ -139,7 +142,7 @@ struct AdminGroups: ParsableCommand {
     struct Remove: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Remove a connection from a group.")
         @OptionGroup var options: AdminOptions
-        @Argument(help: "Connection id.") var id: String
+        @Argument(help: idHelp) var id: String
         @Argument(help: "Group name.") var group: String
 
         func run() throws {

@@ -44,14 +44,17 @@ class Cli:
     def __init__(self, binary: str, admin_url: str, auth: list[str]):
         self.binary, self.admin_url, self.auth = binary, admin_url, auth
 
-    def __call__(self, *args: str, auth: list[str] | None = None, stdin: bytes | None = None):
-        r = subprocess.run([self.binary, "admin", *args, "--admin", self.admin_url, *(self.auth if auth is None else auth)],
+    def __call__(self, *args: str, ids: tuple[str, ...] = (), auth: list[str] | None = None, stdin: bytes | None = None):
+        # Connection ids are positional and go last, after `--`: one in 64 begins with '-',
+        # which would otherwise read as an option.
+        tail = ["--", *ids] if ids else []
+        r = subprocess.run([self.binary, "admin", *args, "--admin", self.admin_url, *(self.auth if auth is None else auth), *tail],
                            input=stdin, capture_output=True, timeout=20)
         return r.returncode, r.stdout.decode(), r.stderr.decode()
 
     def ok(self, *args: str, **kw) -> str:
         rc, out, err = self(*args, **kw)
-        assert rc == 0, f"petrel admin {' '.join(args)}: exit {rc}, stderr {err!r}"
+        assert rc == 0, f"petrel admin {' '.join(args)} {kw.get('ids', '')}: exit {rc}, stderr {err!r}"
         assert err == "", err
         return out
 
@@ -68,23 +71,23 @@ def test_post_get_delete(setup, tmp_path):
     srv, cli, _ = setup
     with ws_connect(srv.url) as ws:
         cid = whoami(ws)
-        assert cli.ok("post", cid, "--data", "hello from the cli") == ""
+        assert cli.ok("post", "--data", "hello from the cli", ids=(cid,)) == ""
         assert ws.recv(timeout=5) == "hello from the cli"
         data = tmp_path / "message.bin"
         data.write_bytes(b"\x00\xffbinary")
-        cli.ok("post", cid, "--file", str(data))
+        cli.ok("post", "--file", str(data), ids=(cid,))
         assert ws.recv(timeout=5) == b"\x00\xffbinary"
-        cli.ok("post", cid, "--file", "-", stdin=b"from stdin")
+        cli.ok("post", "--file", "-", ids=(cid,), stdin=b"from stdin")
         assert ws.recv(timeout=5) == "from stdin"
 
-        info = json.loads(cli.ok("get", cid))
+        info = json.loads(cli.ok("get", ids=(cid,)))
         assert set(info) == {"connectedAt", "identity", "lastActiveAt"}, info
         assert info["identity"]["sourceIp"] == "127.0.0.1", info
 
-        assert cli.ok("delete", cid, "--code", "4000", "--reason", "bye now") == ""
+        assert cli.ok("delete", "--code", "4000", "--reason", "bye now", ids=(cid,)) == ""
         assert recv_close(ws) == (4000, "bye now")
 
-    rc, out, err = cli("get", cid)
+    rc, out, err = cli("get", ids=(cid,))
     assert (rc, out) == (1, ""), (rc, out, err)
     assert err.strip() == "petrel: 410 GoneException: Gone", err
 
@@ -93,15 +96,15 @@ def test_groups(setup):
     srv, cli, _ = setup
     with ws_connect(srv.url) as a, ws_connect(srv.url) as b:
         ida, idb = whoami(a), whoami(b)
-        assert cli.ok("groups", "list", "room 1") == ""
-        cli.ok("groups", "add", ida, "room 1")
-        cli.ok("groups", "add", idb, "room 1")
-        assert sorted(cli.ok("groups", "list", "room 1").split()) == sorted([ida, idb])
-        cli.ok("groups", "post", "room 1", "--data", "to everyone")
+        assert cli.ok("groups", "list", ids=("room 1",)) == ""
+        cli.ok("groups", "add", ids=(ida, "room 1"))
+        cli.ok("groups", "add", ids=(idb, "room 1"))
+        assert sorted(cli.ok("groups", "list", ids=("room 1",)).split()) == sorted([ida, idb])
+        cli.ok("groups", "post", "--data", "to everyone", ids=("room 1",))
         assert a.recv(timeout=5) == "to everyone" and b.recv(timeout=5) == "to everyone"
-        cli.ok("groups", "remove", ida, "room 1")
-        assert cli.ok("groups", "list", "room 1").split() == [idb]
-        cli.ok("groups", "post", "room 1", "--data", "only b")
+        cli.ok("groups", "remove", ids=(ida, "room 1"))
+        assert cli.ok("groups", "list", ids=("room 1",)).split() == [idb]
+        cli.ok("groups", "post", "--data", "only b", ids=("room 1",))
         assert b.recv(timeout=5) == "only b"
         with pytest.raises(TimeoutError):
             a.recv(timeout=0.5)
@@ -113,7 +116,7 @@ def test_stats(setup):
         for ws in (a, b):
             ws.send("ping")
             assert ws.recv(timeout=5) == "ping"
-        cli.ok("post", whoami(a), "--data", "x")
+        cli.ok("post", "--data", "x", ids=(whoami(a),))
         snapshot = json.loads(cli.ok("stats", "--json"))
         assert snapshot["connectionsOpen"] == 2 and snapshot["connects"] == 2, snapshot
         assert snapshot["posts"] == 1 and snapshot["node"]["ready"] is True, snapshot
@@ -130,9 +133,9 @@ def test_error_answers_and_usage_errors(setup):
     srv, cli, bad = setup
     with ws_connect(srv.url) as ws:
         cid = whoami(ws)
-        rc, out, err = cli("post", cid, "--data", "x", auth=bad)
+        rc, out, err = cli("post", "--data", "x", ids=(cid,), auth=bad)
         assert (rc, out) == (1, "") and err.strip() == "petrel: 403 ForbiddenException: Forbidden", (rc, err)
-        rc, _, err = cli("delete", cid, "--code", "999")
+        rc, _, err = cli("delete", "--code", "999", ids=(cid,))
         assert rc == 1 and err.startswith("petrel: 400 BadRequestException: code must be"), (rc, err)
         # Nothing reached the client.
         with pytest.raises(TimeoutError):
