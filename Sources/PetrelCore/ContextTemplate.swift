@@ -35,6 +35,8 @@ public struct ContextTemplate: Sendable, Equatable {
     }
 
     public func render(connectionId: ConnectionID, requestId: RequestID, routeKey: String, stage: String) -> [UInt8] {
+        // Most mock bodies have no placeholder: the stored bytes are shared, not copied.
+        if parts.count == 1, case .literal(let bytes) = parts[0] { return bytes }
         var out: [UInt8] = []
         for part in parts {
             switch part {

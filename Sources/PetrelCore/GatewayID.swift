@@ -36,7 +36,28 @@ public struct GatewayID: Hashable, Sendable, CustomStringConvertible {
         return out
     }
 
-    public var description: String { Base64URL.encode(bytes) }
+    public var description: String {
+        var out: [UInt8] = []
+        out.reserveCapacity(16)
+        appendText(to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The 16 characters of `description`, appended straight from the two words: the form
+    /// written into every HTTP answer's `apigw-requestid`.
+    public func appendText(to out: inout [UInt8]) {
+        // Four groups of three bytes, four characters each.
+        func emit(_ group: UInt32) {
+            out.append(Base64URL.alphabet[Int(group >> 18 & 63)])
+            out.append(Base64URL.alphabet[Int(group >> 12 & 63)])
+            out.append(Base64URL.alphabet[Int(group >> 6 & 63)])
+            out.append(Base64URL.alphabet[Int(group & 63)])
+        }
+        emit(UInt32(truncatingIfNeeded: high >> 40) & 0xFF_FFFF)
+        emit(UInt32(truncatingIfNeeded: high >> 16) & 0xFF_FFFF)
+        emit(UInt32(truncatingIfNeeded: high & 0xFFFF) << 8 | low >> 24)
+        emit(low & 0xFF_FFFF)
+    }
 }
 
 /// Connection ids are 12 random bytes.

@@ -152,9 +152,4 @@ public final class GatewaySettings: Sendable {
         }
         return path
     }
-
-    /// The HTTP route `method` and `path` (stage prefix allowed) select, if any.
-    func httpRoute(method: String, path: String) -> HTTPAPI.Route? {
-        httpAPI.route(method: method, path: pathWithoutStage(path))?.value
-    }
 }

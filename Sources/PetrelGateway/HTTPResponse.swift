@@ -1,8 +1,13 @@
-/// Serialises the gateway's own HTTP/1.1 responses. Not on the message hot path.
+import PetrelCore
+
+/// Serialises the gateway's own HTTP/1.1 responses: once per HTTP API answer, so from bytes.
 struct HTTPResponse: Sendable {
     var status: Int
     var headers: [(String, String)] = []
     var body: [UInt8] = []
+    /// API Gateway's `apigw-requestid`, written after `headers` (kept as an id, not a String:
+    /// every HTTP API answer carries one).
+    var requestId: RequestID?
 
     init(status: Int, headers: [(String, String)] = [], body: [UInt8] = []) {
         self.status = status
@@ -24,8 +29,7 @@ struct HTTPResponse: Sendable {
 
     func serialized(keepAlive: Bool, includeBody: Bool = true) -> [UInt8] {
         let framed = status != 101 && status != 204 && status >= 200
-        var out = headBytes(keepAlive: keepAlive, framing: framed ? "Content-Length: \(body.count)" : nil,
-                            reserving: includeBody ? body.count : 0)
+        var out = headBytes(keepAlive: keepAlive, contentLength: framed ? body.count : nil, reserving: includeBody ? body.count : 0)
         if includeBody { out += body }
         return out
     }
@@ -36,29 +40,89 @@ struct HTTPResponse: Sendable {
         String(decoding: headBytes(keepAlive: keepAlive, framing: framing), as: UTF8.self)
     }
 
-    /// `serializedHead` as bytes, with room for `extra` more (the body): built without String
-    /// interpolation, since it runs once per HTTP response.
+    /// `serializedHead` as bytes, with room for `extra` more (the body).
     func headBytes(keepAlive: Bool, framing: String?, reserving extra: Int = 0) -> [UInt8] {
+        var out = startHead(reserving: extra)
+        if let framing {
+            Self.append(framing, to: &out)
+            Self.append("\r\n", to: &out)
+        }
+        endHead(keepAlive: keepAlive, &out)
+        return out
+    }
+
+    /// Built from bytes, not String interpolation: it runs once per HTTP response.
+    private func headBytes(keepAlive: Bool, contentLength: Int?, reserving extra: Int) -> [UInt8] {
+        var out = startHead(reserving: extra)
+        if let contentLength {
+            Self.append("Content-Length: ", to: &out)
+            Self.appendDecimal(contentLength, to: &out)
+            Self.append("\r\n", to: &out)
+        }
+        endHead(keepAlive: keepAlive, &out)
+        return out
+    }
+
+    private func startHead(reserving extra: Int) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(128 + headers.count * 48 + extra)
-        out += "HTTP/1.1 ".utf8
-        out += String(status).utf8
+        Self.append("HTTP/1.1 ", to: &out)
+        Self.appendDecimal(status, to: &out)
         out.append(0x20)
-        out += HTTPResponse.reasonPhrase(status).utf8
-        out += "\r\n".utf8
+        Self.append(HTTPResponse.reasonPhrase(status), to: &out)
+        Self.append("\r\n", to: &out)
         for (name, value) in headers {
-            out += name.utf8
-            out += ": ".utf8
-            out += value.utf8
-            out += "\r\n".utf8
+            Self.append(name, to: &out)
+            Self.append(": ", to: &out)
+            Self.append(value, to: &out)
+            Self.append("\r\n", to: &out)
         }
-        if let framing {
-            out += framing.utf8
-            out += "\r\n".utf8
+        if let requestId {
+            Self.append("apigw-requestid: ", to: &out)
+            requestId.appendText(to: &out)
+            Self.append("\r\n", to: &out)
         }
-        if !keepAlive { out += "Connection: close\r\n".utf8 }
-        out += "\r\n".utf8
         return out
+    }
+
+    private func endHead(keepAlive: Bool, _ out: inout [UInt8]) {
+        if !keepAlive { Self.append("Connection: close\r\n", to: &out) }
+        Self.append("\r\n", to: &out)
+    }
+
+    /// A String's bytes through its contiguous storage: appending `.utf8` as a sequence retains
+    /// and walks it byte by byte.
+    @inline(__always)
+    private static func append(_ text: String, to out: inout [UInt8]) {
+        if text.utf8.withContiguousStorageIfAvailable({ out.append(contentsOf: $0) }) == nil {
+            out.append(contentsOf: text.utf8)
+        }
+    }
+
+    @inline(__always)
+    private static func append(_ text: StaticString, to out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    /// A status or a length: never negative.
+    private static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+        guard value > 0 else {
+            out.append(UInt8(ascii: "0"))
+            return
+        }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        var rest = value
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            while rest > 0 {
+                buffer[19 - count] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+                count += 1
+            }
+            out.append(contentsOf: buffer[(20 - count)...])
+        }
     }
 
     static func reasonPhrase(_ status: Int) -> String {

@@ -37,3 +37,13 @@ import Testing
     for _ in 0..<100 { seen.insert(generator.makeID()) }
     #expect(seen.count == 100)
 }
+
+@Test func idTextIsTheBase64URLOfItsTwelveBytes() {
+    // `appendText` encodes from the two words directly; the general encoder is the reference.
+    var state: UInt64 = 7
+    for _ in 0..<1000 {
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        let id = GatewayID(high: state, low: UInt32(truncatingIfNeeded: state >> 17 ^ state))
+        #expect(id.description == Base64URL.encode(id.bytes))
+    }
+}

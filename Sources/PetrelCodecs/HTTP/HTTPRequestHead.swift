@@ -1,18 +1,22 @@
 /// The request line and header fields of one HTTP/1.x request (RFC 9112 §3, §5).
-public struct HTTPRequestHead: Sendable {
-    public var method: String
+///
+/// A class: a request's head is handed along a dozen steps (observation, routing, authorizers,
+/// the integration call); passing one reference costs one retain, where the struct's copies
+/// cost one per String.
+public final class HTTPRequestHead: Sendable {
+    public let method: String
     /// The raw request-target, as sent.
-    public var target: String
+    public let target: String
     /// The target before '?', not percent-decoded.
-    public var path: String
+    public let path: String
     /// The target after '?', raw; nil when there is no '?'.
-    public var query: String?
+    public let query: String?
     /// HTTP/1.0 → 0, HTTP/1.1 → 1.
-    public var versionMinor: Int
-    public var headers: HTTPHeaders
+    public let versionMinor: Int
+    public let headers: HTTPHeaders
     /// Whether the connection stays open after the response (RFC 9112 §9.3): HTTP/1.1 unless
     /// `Connection: close`; HTTP/1.0 only with `Connection: keep-alive`.
-    public var keepAlive: Bool
+    public let keepAlive: Bool
 
     public init(
         method: String, target: String, versionMinor: Int, headers: HTTPHeaders

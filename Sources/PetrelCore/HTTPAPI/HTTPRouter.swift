@@ -8,12 +8,13 @@
 /// API Gateway answers 404 for a path whose routes do not take the method.
 ///
 /// Matching walks the raw path's bytes with offsets and allocates nothing unless the route has
-/// parameters (their byte ranges are returned, not Strings).
-public struct HTTPRouter<Value: Sendable>: Sendable {
-    /// One selected route: its value, key, and parameter values as byte ranges of the path.
+/// parameters (their byte ranges are returned, not Strings). The router knows routes by their
+/// position in the keys it was built from; the caller keeps what each route does in an array of
+/// its own, so no generic code runs per request.
+public struct HTTPRouter: Sendable {
+    /// One selected route: its position in the keys, and parameter values as byte ranges of the path.
     public struct Match {
-        public let value: Value
-        public let key: HTTPRouteKey
+        public let route: Int
         /// Name and UTF-8 byte range in the matched path, in key order.
         public let parameters: [(name: String, range: Range<Int>)]
 
@@ -40,19 +41,20 @@ public struct HTTPRouter<Value: Sendable>: Sendable {
     }
 
     private var nodes: [Node] = [Node()]
-    private var routes: [(key: HTTPRouteKey, value: Value, parameterNames: [String])] = []
+    /// The keys the router was built from, in that order.
+    public private(set) var keys: [HTTPRouteKey] = []
+    private var parameterNames: [[String]] = []
     private var defaultRoute: Int?
 
-    public var count: Int { routes.count }
-    public var entries: [(key: HTTPRouteKey, value: Value)] { routes.map { ($0.key, $0.value) } }
+    public var count: Int { keys.count }
 
-    public init(_ entries: [(HTTPRouteKey, Value)]) throws(BuildError) {
+    public init(_ keys: [HTTPRouteKey]) throws(BuildError) {
         var shapes: Set<String> = []
-        for (key, value) in entries {
+        for key in keys {
             guard shapes.insert(key.shape).inserted else {
                 throw BuildError(key: key.text, reason: "another route has the same method and path (only parameter names differ)")
             }
-            let index = routes.count
+            let index = self.keys.count
             var names: [String] = []
             for segment in key.segments {
                 switch segment {
@@ -60,7 +62,8 @@ public struct HTTPRouter<Value: Sendable>: Sendable {
                 case .literal: break
                 }
             }
-            routes.append((key, value, names))
+            self.keys.append(key)
+            parameterNames.append(names)
             guard let method = key.method else {
                 defaultRoute = index
                 continue
@@ -103,21 +106,18 @@ public struct HTTPRouter<Value: Sendable>: Sendable {
             var captures: [Range<Int>] = []
             let start = bytes.first == UInt8(ascii: "/") ? 1 : 0
             if let route = walk(node: 0, bytes: bytes, position: start, method: method, captures: &captures) {
-                let entry = routes[route]
-                return Match(value: entry.value, key: entry.key,
-                             parameters: zip(entry.parameterNames, captures).map { ($0, $1) })
+                return Match(route: route, parameters: captures.isEmpty ? [] : zip(parameterNames[route], captures).map { ($0, $1) })
             }
             guard let defaultRoute else { return nil }
-            return Match(value: routes[defaultRoute].value, key: routes[defaultRoute].key, parameters: [])
+            return Match(route: defaultRoute, parameters: [])
         }
     }
 
     private func walk(node index: Int, bytes: UnsafeBufferPointer<UInt8>, position: Int, method: String,
                       captures: inout [Range<Int>]) -> Int? {
-        let node = nodes[index]
         if position >= bytes.count {
             // The path ended here (`/` alone ends at the root).
-            return Self.select(node.methods, method)
+            return Self.select(nodes[index].methods, method)
         }
         var end = position
         while end < bytes.count && bytes[end] != UInt8(ascii: "/") { end += 1 }
@@ -125,19 +125,19 @@ public struct HTTPRouter<Value: Sendable>: Sendable {
         // `/a/` has an empty last segment: only a greedy parameter takes it.
         let atEnd = end >= bytes.count
         if end > position {
-            for literal in node.literals where literal.bytes.count == end - position {
+            for literal in nodes[index].literals where literal.bytes.count == end - position {
                 if Self.equal(literal.bytes, bytes, position) {
                     if let found = walkOn(literal.node, bytes, next, atEnd: atEnd, end: end, method, &captures) { return found }
                     break
                 }
             }
-            if let parameter = node.parameter {
+            if let parameter = nodes[index].parameter {
                 captures.append(position..<end)
                 if let found = walkOn(parameter, bytes, next, atEnd: atEnd, end: end, method, &captures) { return found }
                 captures.removeLast()
             }
         }
-        if !node.greedy.isEmpty, let route = Self.select(node.greedy, method) {
+        if !nodes[index].greedy.isEmpty, let route = Self.select(nodes[index].greedy, method) {
             captures.append(position..<bytes.count)
             return route
         }

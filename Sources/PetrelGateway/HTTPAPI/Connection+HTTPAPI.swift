@@ -38,7 +38,8 @@ extension Connection {
         if let cors = api.cors {
             origin = head.headers.first("Origin")
             if CORSPolicy.isPreflight(method: head.method, origin: origin, requestMethod: head.headers.first("Access-Control-Request-Method")),
-               api.route(method: "OPTIONS", path: path)?.key.method != "OPTIONS" {
+               case let optionsRoute = api.route(method: "OPTIONS", path: path)?.route, optionsRoute?.key.method != "OPTIONS" {
+                http?.observation.route = Int32(optionsRoute?.metricIndex ?? MetricRoutes.none)
                 // Answered by the gateway, without the backend, unless a route is written for
                 // OPTIONS itself (API Gateway's HTTP APIs answer preflights even with no route).
                 let headers = cors.preflightHeaders(origin: origin ?? "", requestMethod: head.headers.first("Access-Control-Request-Method") ?? "",
@@ -48,9 +49,10 @@ extension Connection {
             }
         }
         guard let match = api.route(method: head.method, path: path) else { return false }
-        let route = match.value
+        let route = match.route
+        http?.observation.route = Int32(route.metricIndex)
         let state = APIRequest(request: request, path: path, route: route,
-                               parameters: match.parameters.isEmpty ? [] : match.rawParameters(in: path),
+                               parameters: match.match.parameters.isEmpty ? [] : match.match.rawParameters(in: path),
                                requestId: worker.nextRequestID(), timeMs: WallClock.nowMs(), cors: api.cors,
                                streamedBody: streamedBody)
         if let denial = admit(state, api: api) {
@@ -70,7 +72,7 @@ extension Connection {
         let settings = worker.settings
         let api = settings.httpAPI
         guard !WebSocketHandshake.isUpgradeRequest(head),
-              let route = api.route(method: head.method, path: settings.pathWithoutStage(head.path))?.value,
+              let route = api.route(method: head.method, path: settings.pathWithoutStage(head.path))?.route,
               case .proxy = route.integration, route.validator?.bodySchema == nil else { return false }
         if case .sigv4 = route.authorizer { return false }
         if api.cors != nil, CORSPolicy.isPreflight(method: head.method, origin: head.headers.first("Origin"),
@@ -324,7 +326,7 @@ extension Connection {
             response.headers.removeAll { CORSPolicy.isCORSResponseHeader($0.0) }
             response.headers += cors.responseHeaders(origin: state.request.head.headers.first("Origin"))
         }
-        response.headers.append(("apigw-requestid", state.requestId.description))
+        response.requestId = state.requestId
     }
 
     /// Writes the decorated answer; after an asynchronous step, resumes pipelined requests.

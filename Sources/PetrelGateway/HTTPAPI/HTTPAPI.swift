@@ -37,7 +37,15 @@ final class HTTPAPI: Sendable {
         }
     }
 
-    let router: HTTPRouter<Route>
+    /// One selected route and its parameters (byte ranges of the path).
+    struct RouteMatch {
+        let route: Route
+        let match: HTTPRouter.Match
+    }
+
+    let router: HTTPRouter
+    /// What each of the router's keys does, by the router's route number.
+    let routes: [Route]
     let cors: CORSPolicy?
     /// Key `throttling`: node-wide, every HTTP route.
     let throttle: SharedTokenBucket?
@@ -58,7 +66,7 @@ final class HTTPAPI: Sendable {
             authorizers[name] = built
             return built
         }
-        var entries: [(HTTPRouteKey, Route)] = []
+        var entries: [Route] = []
         for (text, route) in config.http.routes.sorted(by: { $0.key < $1.key }) {
             let at = "http.routes.\(text)"
             let key: HTTPRouteKey
@@ -81,14 +89,15 @@ final class HTTPAPI: Sendable {
                 validator = HTTPRequestValidator(requiredQuery: validation.query, requiredHeaders: validation.headers, bodySchema: schema)
             }
             let routeAuthorizer = try route.authorizer.map { name throws(GatewaySettings.BuildError) in try authorizer(name) }
-            entries.append((key, Route(
+            entries.append(Route(
                 key: key, metricIndex: MetricRoutes.number(text), integration: integration,
                 authorizer: routeAuthorizer, scopes: route.scopes,
                 accessKeys: route.accessKeys.isEmpty ? nil : Set(route.accessKeys),
                 throttle: route.throttle.map { SharedTokenBucket(rate: $0.rate, burst: $0.burst, nowMs: 0) },
-                apiKeyRequired: route.apiKeyRequired, validator: validator)))
+                apiKeyRequired: route.apiKeyRequired, validator: validator))
         }
-        do { router = try HTTPRouter(entries) } catch { throw GatewaySettings.BuildError(description: "http.routes.\(error)") }
+        routes = entries
+        do { router = try HTTPRouter(entries.map(\.key)) } catch { throw GatewaySettings.BuildError(description: "http.routes.\(error)") }
         cors = config.http.cors.map {
             CORSPolicy(allowOrigins: $0.allowOrigins, allowMethods: $0.allowMethods, allowHeaders: $0.allowHeaders,
                        exposeHeaders: $0.exposeHeaders, maxAge: $0.maxAge, allowCredentials: $0.allowCredentials)
@@ -101,8 +110,8 @@ final class HTTPAPI: Sendable {
     }
 
     @inline(__always)
-    func route(method: String, path: String) -> HTTPRouter<Route>.Match? {
-        router.match(method: method, path: path)
+    func route(method: String, path: String) -> RouteMatch? {
+        router.match(method: method, path: path).map { RouteMatch(route: routes[$0.route], match: $0) }
     }
 }
 

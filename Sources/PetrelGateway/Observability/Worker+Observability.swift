@@ -20,8 +20,9 @@ extension Worker {
         } else if WebSocketHandshake.isUpgradeRequest(head) {
             o.kind = .upgrade
         } else {
+            // The route is noted where it is matched (`handleAPIRequest`); none until then.
             o.kind = .http
-            o.route = Int32(settings.httpRoute(method: head.method, path: head.path)?.metricIndex ?? MetricRoutes.none)
+            o.route = Int32(MetricRoutes.none)
         }
         if !connection.isAdmin {
             connection.userAgent = head.headers.first("User-Agent") ?? ""
@@ -30,11 +31,9 @@ extension Worker {
                 o.trace = parsed
                 o.traceState = head.headers.first("tracestate") ?? ""
                 o.traceFromClient = true
-            } else if o.kind == .http {
-                // Handshakes without one get theirs from the connection id (`traceContext(for:)`).
-                let a = ids.makeID(), b = ids.makeID()
-                o.trace = TraceContext(traceHigh: a.high, traceLow: b.high | 1, spanId: UInt64(a.low) << 32 | UInt64(b.low) | 1, flags: 0)
             }
+            // Without one, a plain request gets a new trace when something first needs it, and a
+            // handshake one derived from its connection id (`traceContext(for:)`).
         }
         connection.http?.observation = o
     }
@@ -219,6 +218,12 @@ extension Worker {
         if let client = connection.clientTrace { return (client.trace, client.state) }
         let id = connection.connectionId
         if let o = connection.http?.observation, o.traceFromClient || (id.high == 0 && id.low == 0) {
+            if o.kind == .http && !o.trace.isValid {
+                let a = ids.makeID(), b = ids.makeID()
+                let minted = TraceContext(traceHigh: a.high, traceLow: b.high | 1, spanId: UInt64(a.low) << 32 | UInt64(b.low) | 1, flags: 0)
+                connection.http?.observation.trace = minted
+                return (minted, "")
+            }
             return (o.trace, o.traceState)
         }
         guard id.high != 0 || id.low != 0 else { return (TraceContext(), "") }

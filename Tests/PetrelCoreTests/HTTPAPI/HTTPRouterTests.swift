@@ -9,8 +9,12 @@ import Testing
         "GET /files/{path+}", "DELETE /a/{x}/c", "GET /a/b/{y}", "GET /", "$default",
     ]
 
-    static func router(_ keys: [String] = keys) throws -> HTTPRouter<String> {
-        try HTTPRouter(keys.map { (try HTTPRouteKey(parsing: $0), $0) })
+    static func router(_ keys: [String] = keys) throws -> HTTPRouter {
+        try HTTPRouter(keys.map { try HTTPRouteKey(parsing: $0) })
+    }
+
+    static func chosenKey(_ router: HTTPRouter, _ method: String, _ path: String) -> String? {
+        router.match(method: method, path: path).map { router.keys[$0.route].text }
     }
 
     /// (method, path, chosen key, parameters "name=value" in order)
@@ -39,7 +43,7 @@ import Testing
     func selects(_ c: (String, String, String, [String])) throws {
         let router = try Self.router()
         let match = try #require(router.match(method: c.0, path: c.1))
-        #expect(match.key.text == c.2, "\(c.0) \(c.1)")
+        #expect(router.keys[match.route].text == c.2, "\(c.0) \(c.1)")
         #expect(match.rawParameters(in: c.1).map { "\($0.name)=\($0.value)" } == c.3, "\(c.0) \(c.1)")
     }
 
@@ -59,19 +63,19 @@ import Testing
 
     @Test func defaultTakesEverythingElse() throws {
         let router = try Self.router(["GET /pets", "$default"])
-        #expect(router.match(method: "POST", path: "/anything/at/all")?.key.text == "$default")
-        #expect(router.match(method: "GET", path: "/pets")?.key.text == "GET /pets")
+        #expect(Self.chosenKey(router, "POST", "/anything/at/all") == "$default")
+        #expect(Self.chosenKey(router, "GET", "/pets") == "GET /pets")
     }
 
     @Test func greedyPrefersDeeperGreedy() throws {
         let router = try Self.router(["ANY /{proxy+}", "ANY /api/{proxy+}"])
-        #expect(router.match(method: "GET", path: "/api/x/y")?.key.text == "ANY /api/{proxy+}")
-        #expect(router.match(method: "GET", path: "/apix/y")?.key.text == "ANY /{proxy+}")
+        #expect(Self.chosenKey(router, "GET", "/api/x/y") == "ANY /api/{proxy+}")
+        #expect(Self.chosenKey(router, "GET", "/apix/y") == "ANY /{proxy+}")
     }
 
     @Test func sameShapeIsRefused() {
-        #expect(throws: HTTPRouter<String>.BuildError.self) { try Self.router(["GET /a/{x}", "GET /a/{y}"]) }
-        #expect(throws: HTTPRouter<String>.BuildError.self) { try Self.router(["$default", "$default"]) }
+        #expect(throws: HTTPRouter.BuildError.self) { try Self.router(["GET /a/{x}", "GET /a/{y}"]) }
+        #expect(throws: HTTPRouter.BuildError.self) { try Self.router(["$default", "$default"]) }
     }
 
     @Test func differentMethodsSameShapeAreFine() throws {
