@@ -31,7 +31,9 @@ public enum ManagementRequest: Equatable, Sendable {
     /// `rawPath` as on the wire; an optional leading `/{stage}` is accepted, `%40connections` is
     /// read as `@connections`, and ids and group names are percent-decoded (`%3D` → `=`).
     public static func parse(method: String, rawPath: String, stage: String) -> ManagementRequest {
-        var segments = rawPath.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        // Split as bytes: splitting the String itself walks grapheme clusters, per request.
+        var segments = rawPath.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+            .map { Substring($0) }.dropFirst()
         if segments.last == "" && segments.count > 1 { segments = segments.dropLast() }
         if let first = segments.first, stage != "$default", first == Substring(stage), segments.count > 1 {
             segments = segments.dropFirst()

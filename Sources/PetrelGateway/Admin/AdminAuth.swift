@@ -25,17 +25,11 @@ final class AdminAuth: Sendable {
             return bearerTokens.contains(String(authorization.dropFirst("Bearer ".count)).trimmedSpaces)
         }
         guard let sigv4 else { return false }
-        let (path, query) = Self.splitTarget(head.target)
-        switch sigv4.verify(method: head.method, rawPath: path, rawQuery: query, headers: head.headers.entries,
+        switch sigv4.verify(method: head.method, rawPath: head.path, rawQuery: head.query, headers: head.headers.entries,
                             body: body, nowEpochSeconds: nowEpochSeconds) {
         case .success: return true
         case .failure: return false
         }
-    }
-
-    static func splitTarget(_ target: String) -> (String, String?) {
-        guard let q = target.firstIndex(of: "?") else { return (target, nil) }
-        return (String(target[..<q]), String(target[target.index(after: q)...]))
     }
 }
 

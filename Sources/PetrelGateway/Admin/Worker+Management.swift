@@ -19,8 +19,9 @@ extension Worker {
     func handleManagement(_ request: HTTPRequest, from admin: Connection) -> HTTPResponse? {
         let settings = self.settings
         let head = request.head
-        let (rawPath, rawQuery) = AdminAuth.splitTarget(head.target)
-        let call = ManagementRequest.parse(method: head.method, rawPath: rawPath, stage: settings.stage)
+        let rawQuery = head.query
+        let call = ManagementRequest.parse(method: head.method, rawPath: head.path, stage: settings.stage)
+        admin.http?.observation.route = Int32(ManagementOperation(call).rawValue)
         if call.needsAuth && !(call == .metrics && settings.adminAuth.publicMetrics) {
             guard settings.adminAuth.allows(head, body: request.body, nowEpochSeconds: WallClock.nowMs() / 1000) else {
                 return ManagementError.forbidden

@@ -13,10 +13,9 @@ extension Worker {
         var o = ConnectionObservation()
         o.startNs = uv_hrtime()
         if connection.isAdmin {
+            // The operation is noted where the request is parsed (`handleManagement`).
             o.kind = .admin
-            let (rawPath, _) = AdminAuth.splitTarget(head.target)
-            o.route = Int32(ManagementOperation(ManagementRequest.parse(method: head.method, rawPath: rawPath,
-                                                                         stage: settings.stage)).rawValue)
+            o.route = Int32(ManagementOperation.notFound.rawValue)
         } else if WebSocketHandshake.isUpgradeRequest(head) {
             o.kind = .upgrade
         } else {
