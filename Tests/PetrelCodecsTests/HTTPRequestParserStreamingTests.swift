@@ -1,4 +1,4 @@
-import PetrelCodecs
+@testable import PetrelCodecs
 import Testing
 
 /// The streaming API (`nextHead` + `readBody`): the same requests and bytes as `next()` for every
@@ -161,4 +161,51 @@ extension HTTPParseResult {
 
 extension HTTPHeadResult {
     var isNeedMore: Bool { if case .needMore = self { return true } else { return false } }
+}
+
+/// A keep-alive connection that uploaded a large body keeps no more than a small buffer once the
+/// request is over, whether the body was buffered (`next`) or streamed (`readBody`).
+@Suite("HTTPRequestParser buffer after an upload")
+struct HTTPRequestParserBufferReleaseTests {
+    static let body = [UInt8](repeating: 0x61, count: 300 * 1024)
+    static let upload = Array("POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body
+
+    @Test func bufferedUploadReleasesTheBuffer() throws {
+        var parser = HTTPRequestParser(maxHeaderBytes: 8192, maxBodyBytes: 1 << 20)
+        Self.upload.withUnsafeBytes { parser.feed($0) }
+        #expect(parser.bufferCapacity >= Self.body.count)
+        guard case .request(let request) = parser.next() else { Issue.record("no request"); return }
+        #expect(request.body.count == Self.body.count)
+        #expect(parser.bufferCapacity <= HTTPRequestParser.retainedBufferCapacity)
+        // The connection still serves the next request.
+        Array("GET /n HTTP/1.1\r\nHost: h\r\n\r\n".utf8).withUnsafeBytes { parser.feed($0) }
+        guard case .request(let next) = parser.next() else { Issue.record("no second request"); return }
+        #expect(next.head.path == "/n")
+    }
+
+    @Test func streamedUploadReleasesTheBuffer() {
+        var parser = HTTPRequestParser(maxHeaderBytes: 8192, maxBodyBytes: 1 << 20)
+        Self.upload.withUnsafeBytes { parser.feed($0) }
+        guard case .head = parser.nextHead() else { Issue.record("no head"); return }
+        var scratch = [UInt8](repeating: 0, count: 64 * 1024)
+        var total = 0
+        reading: while true {
+            switch scratch.withUnsafeMutableBytes({ parser.readBody(into: $0) }) {
+            case .bytes(let count): total += count
+            case .end: break reading
+            default: Issue.record("unexpected read result"); return
+            }
+        }
+        #expect(total == Self.body.count)
+        guard case .needMore = parser.nextHead() else { Issue.record("a request from nothing"); return }
+        #expect(parser.bufferCapacity <= HTTPRequestParser.retainedBufferCapacity)
+    }
+
+    @Test func pipelinedBytesAfterTheUploadAreKept() {
+        var parser = HTTPRequestParser(maxHeaderBytes: 8192, maxBodyBytes: 1 << 20)
+        (Self.upload + Array("GET /n HTTP/1.1\r\nHost: h\r\n\r\n".utf8)).withUnsafeBytes { parser.feed($0) }
+        guard case .request = parser.next() else { Issue.record("no request"); return }
+        guard case .request(let next) = parser.next() else { Issue.record("pipelined request lost"); return }
+        #expect(next.head.path == "/n")
+    }
 }

@@ -399,7 +399,17 @@ public struct HTTPRequestParser {
         body = []
         bodyCount = 0
         phase = .head(scanned: 0, lineStart: 0)
+        // An upload grows the buffer to its reads in flight; a keep-alive connection that then
+        // sits idle should not keep that capacity (hundreds of KiB) until its next request.
+        if readIndex == buffer.count && buffer.capacity > Self.retainedBufferCapacity {
+            buffer = []
+            readIndex = 0
+        }
     }
+
+    /// What an idle parser keeps: enough for a head and one ordinary read.
+    static let retainedBufferCapacity = 16 * 1024
+    var bufferCapacity: Int { buffer.capacity }
 
     private mutating func fail(_ error: HTTPParseError) -> HTTPParseResult {
         phase = .failed(error)
