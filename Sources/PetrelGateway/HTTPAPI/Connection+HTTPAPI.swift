@@ -37,22 +37,24 @@ extension Connection {
         var origin: String?
         if let cors = api.cors {
             origin = head.headers.first("Origin")
-            if CORSPolicy.isPreflight(method: head.method, origin: origin, requestMethod: head.headers.first("Access-Control-Request-Method")),
-               case let optionsRoute = api.route(method: "OPTIONS", path: path)?.route, optionsRoute?.key.method != "OPTIONS" {
-                http?.observation.route = Int32(optionsRoute?.metricIndex ?? MetricRoutes.none)
+            if CORSPolicy.isPreflight(method: head.method, origin: origin, requestMethod: head.headers.first("Access-Control-Request-Method")) {
+                let optionsRoute = api.route(method: "OPTIONS", path: path)?.route
                 // Answered by the gateway, without the backend, unless a route is written for
                 // OPTIONS itself (API Gateway's HTTP APIs answer preflights even with no route).
-                let headers = cors.preflightHeaders(origin: origin ?? "", requestMethod: head.headers.first("Access-Control-Request-Method") ?? "",
-                                                    requestHeaders: head.headers.first("Access-Control-Request-Headers"))
-                respond(HTTPResponse(status: 204, headers: headers), keepAlive: head.keepAlive)
-                return true
+                if optionsRoute?.key.method != "OPTIONS" {
+                    http?.observation.route = Int32(optionsRoute?.metricIndex ?? MetricRoutes.none)
+                    let headers = cors.preflightHeaders(origin: origin ?? "", requestMethod: head.headers.first("Access-Control-Request-Method") ?? "",
+                                                        requestHeaders: head.headers.first("Access-Control-Request-Headers"))
+                    respond(HTTPResponse(status: 204, headers: headers), keepAlive: head.keepAlive)
+                    return true
+                }
             }
         }
         guard let match = api.route(method: head.method, path: path) else { return false }
         let route = match.route
         http?.observation.route = Int32(route.metricIndex)
         let state = APIRequest(request: request, path: path, route: route,
-                               parameters: match.match.parameters.isEmpty ? [] : match.match.rawParameters(in: path),
+                               parameters: match.rawParameters(in: path),
                                requestId: worker.nextRequestID(), timeMs: WallClock.nowMs(), cors: api.cors,
                                streamedBody: streamedBody)
         if let denial = admit(state, api: api) {

@@ -37,10 +37,15 @@ final class HTTPAPI: Sendable {
         }
     }
 
-    /// One selected route and its parameters (byte ranges of the path).
+    /// One selected route and where its parameters are in the path.
     struct RouteMatch {
         let route: Route
-        let match: HTTPRouter.Match
+        fileprivate let found: HTTPRouter.Match
+
+        /// Path parameter values as raw (still percent-encoded) text, in route-key order.
+        func rawParameters(in path: String) -> [(name: String, value: String)] {
+            found.parameters.isEmpty ? [] : found.rawParameters(in: path)
+        }
     }
 
     let router: HTTPRouter
@@ -111,7 +116,7 @@ final class HTTPAPI: Sendable {
 
     @inline(__always)
     func route(method: String, path: String) -> RouteMatch? {
-        router.match(method: method, path: path).map { RouteMatch(route: routes[$0.route], match: $0) }
+        router.match(method: method, path: path).map { RouteMatch(route: routes[$0.route], found: $0) }
     }
 }
 
