@@ -13,7 +13,7 @@ import PetrelLoop
 ///   denied one gets 403 and the connection closes.
 /// With `proxy_protocol` and a non-empty `trusted_proxies`, a peer outside that list is closed at
 /// accept: only the balancers may speak for clients.
-struct ClientAddressPolicy: Sendable {
+final class ClientAddressPolicy: Sendable {
     let proxyProtocol: ProxyProtocolDecoder.Version?
     let trustedProxies: [IPNetwork]
     let allow: [IPNetwork]

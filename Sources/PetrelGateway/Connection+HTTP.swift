@@ -115,8 +115,17 @@ extension Connection {
         // the body is not read, so the connection cannot carry another request.
         let keep = keepAlive && !worker.draining && (http?.parser.isBetweenRequests ?? true)
         servedRequest = true
-        let bytes = response.serialized(keepAlive: keep, includeBody: !head)
-        bytes.withUnsafeBytes { stream.write($0) }
+        // The loop's head buffer is taken out while in use, so a write that re-enters `respond`
+        // (a failing socket's callbacks) finds none to share and makes its own.
+        var headBytes: [UInt8] = []
+        swap(&headBytes, &worker.responseHead)
+        headBytes.removeAll(keepingCapacity: true)
+        response.appendHead(to: &headBytes, keepAlive: keep)
+        // The stream copies (or sends) both parts at once; the body is never concatenated.
+        headBytes.withUnsafeBytes { headPart in
+            response.body.withUnsafeBytes { stream.write(headPart, head ? UnsafeRawBufferPointer(start: nil, count: 0) : $0) }
+        }
+        worker.responseHead = headBytes
         if !keep {
             http = nil
             finishAfterFlush()

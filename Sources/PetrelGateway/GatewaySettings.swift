@@ -32,6 +32,8 @@ public final class GatewaySettings: Sendable {
     }
 
     public let stage: String
+    /// `/{stage}`, built once: every request's path is checked for it.
+    private let stagePathPrefix: String
     public let apiId: String
     public let webSocketPath: String
     public let routeSelection: RouteSelectionExpression
@@ -58,6 +60,7 @@ public final class GatewaySettings: Sendable {
 
     public init(_ config: PetrelConfig) throws(BuildError) {
         stage = config.stage
+        stagePathPrefix = "/" + config.stage
         apiId = config.apiId
         webSocketPath = config.websocket.path
         do {
@@ -144,9 +147,8 @@ public final class GatewaySettings: Sendable {
 
     /// Strips an optional leading `/{stage}` segment (DESIGN §4, Stage).
     func pathWithoutStage(_ path: String) -> String {
-        let prefix = "/" + stage
-        if stage != "$default", path.hasPrefix(prefix) {
-            let rest = path.dropFirst(prefix.count)
+        if stage != "$default", path.hasPrefix(stagePathPrefix) {
+            let rest = path.dropFirst(stagePathPrefix.count)
             if rest.isEmpty { return "/" }
             if rest.first == "/" { return String(rest) }
         }

@@ -28,10 +28,22 @@ struct HTTPResponse: Sendable {
     }
 
     func serialized(keepAlive: Bool, includeBody: Bool = true) -> [UInt8] {
-        let framed = status != 101 && status != 204 && status >= 200
-        var out = headBytes(keepAlive: keepAlive, contentLength: framed ? body.count : nil, reserving: includeBody ? body.count : 0)
+        var out: [UInt8] = []
+        out.reserveCapacity(128 + headers.count * 48 + (includeBody ? body.count : 0))
+        appendHead(to: &out, keepAlive: keepAlive)
         if includeBody { out += body }
         return out
+    }
+
+    /// Status line and headers, framed by `Content-Length` unless the status has no body.
+    func appendHead(to out: inout [UInt8], keepAlive: Bool) {
+        startHead(&out)
+        if status != 101 && status != 204 && status >= 200 {
+            Self.append("Content-Length: ", to: &out)
+            Self.appendDecimal(body.count, to: &out)
+            Self.append("\r\n", to: &out)
+        }
+        endHead(keepAlive: keepAlive, &out)
     }
 
     /// Status line and headers; `framing` is the body's framing header line, if any (a streamed
@@ -42,7 +54,9 @@ struct HTTPResponse: Sendable {
 
     /// `serializedHead` as bytes, with room for `extra` more (the body).
     func headBytes(keepAlive: Bool, framing: String?, reserving extra: Int = 0) -> [UInt8] {
-        var out = startHead(reserving: extra)
+        var out: [UInt8] = []
+        out.reserveCapacity(128 + headers.count * 48 + extra)
+        startHead(&out)
         if let framing {
             Self.append(framing, to: &out)
             Self.append("\r\n", to: &out)
@@ -52,20 +66,7 @@ struct HTTPResponse: Sendable {
     }
 
     /// Built from bytes, not String interpolation: it runs once per HTTP response.
-    private func headBytes(keepAlive: Bool, contentLength: Int?, reserving extra: Int) -> [UInt8] {
-        var out = startHead(reserving: extra)
-        if let contentLength {
-            Self.append("Content-Length: ", to: &out)
-            Self.appendDecimal(contentLength, to: &out)
-            Self.append("\r\n", to: &out)
-        }
-        endHead(keepAlive: keepAlive, &out)
-        return out
-    }
-
-    private func startHead(reserving extra: Int) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(128 + headers.count * 48 + extra)
+    private func startHead(_ out: inout [UInt8]) {
         Self.append("HTTP/1.1 ", to: &out)
         Self.appendDecimal(status, to: &out)
         out.append(0x20)
@@ -82,7 +83,6 @@ struct HTTPResponse: Sendable {
             requestId.appendText(to: &out)
             Self.append("\r\n", to: &out)
         }
-        return out
     }
 
     private func endHead(keepAlive: Bool, _ out: inout [UInt8]) {

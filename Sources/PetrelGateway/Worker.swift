@@ -44,6 +44,9 @@ final class Worker: IntegrationServices, IntegrationCompletionTarget {
 
     /// Counters, access-log buffer and in-flight call timings of this loop (Observability/).
     let metrics = LoopMetrics()
+    /// Where `Connection.respond` builds each answer's head before the stream copies it: one
+    /// buffer per loop, reused, instead of an array per answer.
+    var responseHead: [UInt8] = []
 
     /// Admin dashboard event streams (loop 0, made on first use).
     var dashboardStreams: DashboardStreams?

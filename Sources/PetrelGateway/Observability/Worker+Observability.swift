@@ -39,14 +39,16 @@ extension Worker {
 
     /// Every response the connection writes (not the 101, see `observeConnect`).
     func observeResponse(_ connection: Connection, _ response: HTTPResponse) {
-        let o = connection.http?.observation ?? ConnectionObservation()
+        // The counters need two scalars; the whole observation is copied only for a log line.
+        let kind = connection.http?.observation.kind ?? .none
+        let route = Int(connection.http?.observation.route ?? 0)
         let status = response.status
-        switch o.kind {
+        switch kind {
         case .admin:
-            metrics.management[Int(o.route) * 1000 + status, default: 0] += 1
+            metrics.management[route * 1000 + status, default: 0] += 1
             return
         case .http:
-            metrics.httpRequests[Int(o.route) * 1000 + status, default: 0] += 1
+            metrics.httpRequests[route * 1000 + status, default: 0] += 1
         case .upgrade:
             metrics.handshakes[status, default: 0] += 1
         case .none:
@@ -54,6 +56,7 @@ extension Worker {
             metrics.httpRequests[MetricRoutes.none * 1000 + status, default: 0] += 1
         }
         guard let state = metrics.log.state else { return }
+        let o = connection.http?.observation ?? ConnectionObservation()
         var line = AccessLogLine(fields: state.fields)
         line.set(.requestId, nextRequestID().description)
         setTime(&line)
