@@ -19,21 +19,8 @@ bin=${PETREL_BIN_DIR:-$(swift build -c release --show-bin-path)}
 command -v wrk > /dev/null || apt-get install -y wrk > /dev/null
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
-cat > "$work/petrel.yaml" <<'YAML'
-listeners:
-  public: {address: 127.0.0.1:0}
-  admin: {address: 127.0.0.1:0, auth: {bearer_tokens: [bench-token]}}
-websocket:
-  routes:
-    $default: {integration: echo}
-integrations:
-  echo: {type: mock, mode: echo}
-YAML
-taskset -c 0 "$bin/petrel" serve --config "$work/petrel.yaml" --threads 1 > "$work/petrel.log" &
-pid=$!
-for _ in $(seq 50); do grep -q '"listener":"admin"' "$work/petrel.log" && break; sleep 0.1; done
-pport=$(grep -o '"listener":"public","address":"[^"]*' "$work/petrel.log" | grep -o '[0-9]*$')
-aport=$(grep -o '"listener":"admin","address":"[^"]*' "$work/petrel.log" | grep -o '[0-9]*$')
+. Benchmarks/integration/gateway.sh
+start_gateway
 taskset -c 1 "$bin/petrel-loadtest" hold -c "$receivers" -d 60s --quiet "ws://127.0.0.1:$pport/" > /dev/null 2>&1 &
 ids=""
 for _ in $(seq 100); do

@@ -10,24 +10,8 @@ duration=${2:-5s}
 bin=${PETREL_BIN_DIR:-$(swift build -c release --show-bin-path)}
 work=$(mktemp -d)
 trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
-cat > "$work/petrel.yaml" <<'YAML'
-listeners:
-  public: {address: 127.0.0.1:0}
-  admin: {address: 127.0.0.1:0, auth: {bearer_tokens: [bench-token]}}
-websocket:
-  route_selection: $request.body.action
-  routes:
-    $default: {integration: echo}
-    whoami: {integration: whoami, respond: true}
-integrations:
-  echo: {type: mock, mode: echo}
-  whoami: {type: mock, status: 200, body: '{"connectionId":"${context.connectionId}"}'}
-YAML
-taskset -c 0 "$bin/petrel" serve --config "$work/petrel.yaml" --threads 1 > "$work/petrel.log" &
-pid=$!
-for _ in $(seq 50); do grep -q '"listener":"admin"' "$work/petrel.log" && break; sleep 0.1; done
-pport=$(grep -o '"listener":"public","address":"[^"]*' "$work/petrel.log" | grep -o '[0-9]*$')
-aport=$(grep -o '"listener":"admin","address":"[^"]*' "$work/petrel.log" | grep -o '[0-9]*$')
+. Benchmarks/integration/gateway.sh
+start_gateway
 before=$(awk '{print $14 + $15}' /proc/$pid/stat)
 taskset -c 1 "$bin/petrel-loadtest" fanout -c "$conns" -k 4 -w 1s -d "$duration" --quiet --json "$work/out.json" --server-pid "$pid" \
     --admin-url "http://127.0.0.1:$aport" --token bench-token "ws://127.0.0.1:$pport/" >/dev/null 2>&1 || true

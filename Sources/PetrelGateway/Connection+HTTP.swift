@@ -39,11 +39,11 @@ extension Connection {
                 case .failure(let error):
                     result = .failure(error)
                 case .head(let head, let framing):
-                    if framing != .none && !isAdmin && streamsRequestBody(head) {
+                    if framing != .none && !isAdmin, let match = streamingRoute(head) {
                         guard applyForwardedFor(head) else { return }
                         worker.observeRequest(self, head)
                         phaseDeadlineMs = worker.loop.nowMs + worker.settings.limits.handshakeTimeoutMs
-                        handleStreamedAPIRequest(head, framing: framing)
+                        handleStreamedAPIRequest(head, framing: framing, match: match)
                         continue
                     }
                     if framing != .none { sendContinueIfExpected(head) }

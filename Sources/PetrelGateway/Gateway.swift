@@ -208,14 +208,15 @@ extension Gateway {
         var problems: [String] = [], warnings: [String] = []
         for (name, tls) in [("public", config.listeners.public.tls), ("admin", config.listeners.admin.tls)] {
             guard let tls else { continue }
-            var files = [("certificate", tls.certificate)]
-            if !tls.privateKey.hasPrefix("-----BEGIN") { files.append(("private_key", tls.privateKey)) }
+            var files: [(String, String)] = []
+            for (i, source) in certificateSources(tls).enumerated() {
+                // The first source is the listener's own `certificate`/`private_key`.
+                let key = i == 0 ? "" : "certificates[\(i - 1)]."
+                files.append((key + "certificate", source.certificatePath))
+                if let path = source.privateKeyPath { files.append((key + "private_key", path)) }
+            }
             if let ca = tls.clientCA { files.append(("client_ca", ca)) }
             if let crl = tls.crl { files.append(("crl", crl)) }
-            for (i, entry) in tls.certificates.enumerated() {
-                files.append(("certificates[\(i)].certificate", entry.certificate))
-                if !entry.privateKey.hasPrefix("-----BEGIN") { files.append(("certificates[\(i)].private_key", entry.privateKey)) }
-            }
             let absent = files.filter { access($0.1, F_OK) != 0 }
             if !absent.isEmpty {
                 for (key, path) in absent {
@@ -230,17 +231,18 @@ extension Gateway {
 
     static func makeTLSContext(_ tls: TLSConfig?, listener: String) throws(StartError) -> TLSServerContext? {
         guard let tls else { return nil }
-        var certificates = [TLSCertificateSource(certificatePath: tls.certificate, privateKey: tls.privateKey)]
-        for entry in tls.certificates {
-            certificates.append(TLSCertificateSource(serverName: entry.serverName, certificatePath: entry.certificate,
-                                                     privateKey: entry.privateKey))
-        }
-        let settings = TLSServerSettings(certificates: certificates, clientCAPath: tls.clientCA, crlPath: tls.crl)
+        let settings = TLSServerSettings(certificates: certificateSources(tls), clientCAPath: tls.clientCA, crlPath: tls.crl)
         do {
             return try TLSServerContext(settings: settings)
         } catch {
             throw StartError(description: "listeners.\(listener).tls: \(error.description)")
         }
+    }
+
+    /// The listener's default certificate, then its per-host-name ones (SNI).
+    private static func certificateSources(_ tls: TLSConfig) -> [TLSCertificateSource] {
+        [TLSCertificateSource(certificatePath: tls.certificate, privateKey: tls.privateKey)]
+            + tls.certificates.map { TLSCertificateSource(serverName: $0.serverName, certificatePath: $0.certificate, privateKey: $0.privateKey) }
     }
 
     /// SIGHUP: certificates, keys, CA and CRL are re-read for new connections; open connections

@@ -94,24 +94,24 @@ public final class TCPListener {
 
     /// A connection accepted outside libuv's callback (the queue drained by `close`).
     private func adopt(_ fd: Int32) {
-        let client = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
-        uv_tcp_init(loop.uv, client)
-        guard uv_tcp_open(client, fd) == 0 else {
-            Glibc.close(fd)
-            uv_close(petrel_tcp_as_handle(client)) { $0?.deallocate() }
-            return
-        }
-        serve(client)
+        if !serveNewHandle({ uv_tcp_open($0, fd) }) { Glibc.close(fd) }
     }
 
     fileprivate func accept() {
+        _ = serveNewHandle { uv_accept(petrel_tcp_as_stream(handle), petrel_tcp_as_stream($0)) }
+    }
+
+    /// A new client handle, filled by `attach` (accept, or open an accepted descriptor), then
+    /// served; false when `attach` failed (the handle is released).
+    private func serveNewHandle(_ attach: (UnsafeMutablePointer<uv_tcp_t>) -> Int32) -> Bool {
         let client = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
         uv_tcp_init(loop.uv, client)
-        guard uv_accept(petrel_tcp_as_stream(handle), petrel_tcp_as_stream(client)) == 0 else {
+        guard attach(client) == 0 else {
             uv_close(petrel_tcp_as_handle(client)) { $0?.deallocate() }
-            return
+            return false
         }
         serve(client)
+        return true
     }
 
     private func serve(_ client: UnsafeMutablePointer<uv_tcp_t>) {

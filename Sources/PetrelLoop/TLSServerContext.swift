@@ -12,6 +12,8 @@ public struct TLSCertificateSource: Sendable, Equatable {
     public var certificatePath: String
     /// Path to the PEM private key, or the PEM text itself when it starts with `-----BEGIN`.
     public var privateKey: String
+    /// The private key's file, nil when the key is given inline.
+    public var privateKeyPath: String? { privateKey.hasPrefix("-----BEGIN") ? nil : privateKey }
 
     public init(serverName: String? = nil, certificatePath: String, privateKey: String) {
         self.serverName = serverName
@@ -183,7 +185,7 @@ final class TLSContextGeneration: @unchecked Sendable {
         let certPath = source.certificatePath
         guard access(certPath, R_OK) == 0 else { throw TLSContextError("certificate \(certPath): \(String(cString: strerror(errno)))") }
         try check(SSL_CTX_use_certificate_chain_file(ctx, certPath) == 1, "certificate \(certPath)")
-        if source.privateKey.hasPrefix("-----BEGIN") {
+        if source.privateKeyPath == nil {
             let key: OpaquePointer? = source.privateKey.withCString { text in
                 guard let bio = BIO_new_mem_buf(text, Int32(strlen(text))) else { return nil }
                 defer { BIO_free(bio) }

@@ -30,12 +30,13 @@ struct APIRequest {
 /// requests wait behind it, so answers keep their order) and `finishAsyncResponse` resumes it.
 extension Connection {
     /// Serves `request` when the CORS preflight or an HTTP route takes it; false when no route
-    /// matches (the caller answers 404, or 426 on the WebSocket path).
-    func handleAPIRequest(_ request: HTTPRequest, path: String, streamedBody: HTTPBodyFraming? = nil) -> Bool {
+    /// matches (the caller answers 404, or 426 on the WebSocket path). A request whose body
+    /// streams comes with the route `streamingRoute` already chose (never a preflight).
+    func handleAPIRequest(_ request: HTTPRequest, path: String, streaming: (match: HTTPAPI.RouteMatch, body: HTTPBodyFraming)? = nil) -> Bool {
         let api = worker.settings.httpAPI
         let head = request.head
         var origin: String?
-        if let cors = api.cors {
+        if let cors = api.cors, streaming == nil {
             origin = head.headers.first("Origin")
             if CORSPolicy.isPreflight(method: head.method, origin: origin, requestMethod: head.headers.first("Access-Control-Request-Method")) {
                 let optionsRoute = api.route(method: "OPTIONS", path: path)?.route
@@ -50,13 +51,13 @@ extension Connection {
                 }
             }
         }
-        guard let match = api.route(method: head.method, path: path) else { return false }
+        guard let match = streaming?.match ?? api.route(method: head.method, path: path) else { return false }
         let route = match.route
         http?.observation.route = Int32(route.metricIndex)
         let state = APIRequest(request: request, path: path, route: route,
                                parameters: match.rawParameters(in: path),
                                requestId: worker.nextRequestID(), timeMs: WallClock.nowMs(), cors: api.cors,
-                               streamedBody: streamedBody)
+                               streamedBody: streaming?.body)
         if let denial = admit(state, api: api) {
             deliver(denial, state)
             return true
@@ -67,30 +68,27 @@ extension Connection {
 
     // MARK: Streamed request bodies
 
-    /// Whether the request whose head just arrived goes to an `http_proxy` route that can take
-    /// its body as it comes: not one whose authorizer (`sigv4` signs the body's hash) or
-    /// validator (a body schema) needs the whole body first.
-    func streamsRequestBody(_ head: HTTPRequestHead) -> Bool {
+    /// The `http_proxy` route that takes the body of the request whose head just arrived as it
+    /// comes, or nil: the body is then buffered. Not a route whose authorizer (`sigv4` signs the
+    /// body's hash) or validator (a body schema) needs the whole body first, nor a CORS preflight.
+    func streamingRoute(_ head: HTTPRequestHead) -> HTTPAPI.RouteMatch? {
         let settings = worker.settings
         let api = settings.httpAPI
-        guard !WebSocketHandshake.isUpgradeRequest(head),
-              let route = api.route(method: head.method, path: settings.pathWithoutStage(head.path))?.route,
-              case .proxy = route.integration, route.validator?.bodySchema == nil else { return false }
-        if case .sigv4 = route.authorizer { return false }
+        guard api.hasStreamingRoutes, !WebSocketHandshake.isUpgradeRequest(head),
+              let match = api.route(method: head.method, path: settings.pathWithoutStage(head.path)),
+              match.route.streamsRequestBody else { return nil }
         if api.cors != nil, CORSPolicy.isPreflight(method: head.method, origin: head.headers.first("Origin"),
                                                    requestMethod: head.headers.first("Access-Control-Request-Method")) {
-            return false
+            return nil
         }
-        return true
+        return match
     }
 
     /// A request whose body streams: everything up to the backend call runs on the head alone;
     /// an answer given before the body was read closes the connection (`respond`).
-    func handleStreamedAPIRequest(_ head: HTTPRequestHead, framing: HTTPBodyFraming) {
-        let path = worker.settings.pathWithoutStage(head.path)
-        if !handleAPIRequest(HTTPRequest(head: head, body: []), path: path, streamedBody: framing) {
-            respond(.message(404, "Not Found"), keepAlive: false)
-        }
+    func handleStreamedAPIRequest(_ head: HTTPRequestHead, framing: HTTPBodyFraming, match: HTTPAPI.RouteMatch) {
+        _ = handleAPIRequest(HTTPRequest(head: head, body: []), path: worker.settings.pathWithoutStage(head.path),
+                             streaming: (match, framing))
     }
 
     // MARK: Throttles and API keys

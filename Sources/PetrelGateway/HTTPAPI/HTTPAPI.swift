@@ -23,6 +23,14 @@ final class HTTPAPI: Sendable {
         let apiKeyRequired: Bool
         let validator: HTTPRequestValidator?
 
+        /// An `http_proxy` route that can take a request body as it arrives: not one whose
+        /// authorizer (`sigv4` signs the body's hash) or validator (a body schema) needs it whole.
+        var streamsRequestBody: Bool {
+            guard case .proxy = integration, validator?.bodySchema == nil else { return false }
+            if case .sigv4 = authorizer { return false }
+            return true
+        }
+
         init(key: HTTPRouteKey, metricIndex: Int, integration: HTTPAPIIntegration, authorizer: RouteAuthorizer?, scopes: [String],
              accessKeys: Set<String>?, throttle: SharedTokenBucket?, apiKeyRequired: Bool, validator: HTTPRequestValidator?) {
             self.key = key
@@ -51,6 +59,9 @@ final class HTTPAPI: Sendable {
     let router: HTTPRouter
     /// What each of the router's keys does, by the router's route number.
     let routes: [Route]
+    /// Some route streams request bodies: only then is a route chosen from a request's head
+    /// before its body is read.
+    let hasStreamingRoutes: Bool
     let cors: CORSPolicy?
     /// Key `throttling`: node-wide, every HTTP route.
     let throttle: SharedTokenBucket?
@@ -102,6 +113,7 @@ final class HTTPAPI: Sendable {
                 apiKeyRequired: route.apiKeyRequired, validator: validator))
         }
         routes = entries
+        hasStreamingRoutes = entries.contains { $0.streamsRequestBody }
         do { router = try HTTPRouter(entries.map(\.key)) } catch { throw GatewaySettings.BuildError(description: "http.routes.\(error)") }
         cors = config.http.cors.map {
             CORSPolicy(allowOrigins: $0.allowOrigins, allowMethods: $0.allowMethods, allowHeaders: $0.allowHeaders,
