@@ -18,19 +18,8 @@ rport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); p
 # it time-shared CPU 1 with four client threads and put 11-12 ms into the p99 of THREADS=4 runs).
 taskset -c 0 redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no > "$work/redis.log" & pids+=($!)
 for _ in $(seq 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
-cat > "$work/petrel.yaml" <<'YAML'
-listeners:
-  public: {address: 127.0.0.1:0}
-  admin: {address: 127.0.0.1:0, auth: {bearer_tokens: [bench-token]}}
-websocket:
-  route_selection: $request.body.action
-  routes:
-    $default: {integration: echo}
-    whoami: {integration: whoami, respond: true}
-integrations:
-  echo: {type: mock, mode: echo}
-  whoami: {type: mock, status: 200, body: '{"connectionId":"${context.connectionId}"}'}
-YAML
+. Benchmarks/integration/gateway.sh
+write_gateway_config
 start() { # name, extra args...
     local name=$1; shift
     taskset -c 0 "$bin/petrel" serve --config "$work/petrel.yaml" --threads 1 --node-id "$name" "$@" > "$work/$name.log" & pids+=($!)
