@@ -35,7 +35,7 @@ let package = Package(
         // libuv: loops, TCP, timers, signals, cross-loop mailbox, TLS over memory BIOs.
         .target(name: "PetrelLoop", dependencies: ["CLibUV", "COpenSSL"]),
         // libcurl's multi-socket API driven by a libuv loop: outbound HTTP to integrations.
-        .target(name: "PetrelHTTPClient", dependencies: ["CCurl", "CLibUV", "PetrelLoop"]),
+        .target(name: "PetrelHTTPClient", dependencies: ["CCurl", "CLibUV", "PetrelCodecs", "PetrelLoop"]),
         // hiredis async driven by a libuv loop: the transport of the Redis registry and cluster (DESIGN §7).
         .target(name: "PetrelRedis", dependencies: ["CHiredis", "CLibUV", "PetrelLoop", "PetrelCore"]),
         // Per-connection sessions, HTTP and WebSocket handling, dispatch, drain.

@@ -10,6 +10,7 @@ let package = Package(
     ],
     targets: [
         .executableTarget(name: "FuzzHTTPParser", dependencies: [.product(name: "PetrelCodecs", package: "Petrel")]),
+        .executableTarget(name: "FuzzHTTPResponseDecoder", dependencies: [.product(name: "PetrelCodecs", package: "Petrel")]),
         .executableTarget(name: "FuzzFrameDecoder", dependencies: [.product(name: "PetrelCodecs", package: "Petrel")]),
         .executableTarget(name: "FuzzUTF8", dependencies: [.product(name: "PetrelCodecs", package: "Petrel")]),
         .executableTarget(name: "FuzzRouteSelection", dependencies: [.product(name: "PetrelCodecs", package: "Petrel")]),

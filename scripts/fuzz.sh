@@ -11,7 +11,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-all_targets=(FuzzHTTPParser FuzzFrameDecoder FuzzUTF8 FuzzRouteSelection FuzzProxyProtocol FuzzConfigLoader FuzzTLSRecords)
+all_targets=(FuzzHTTPParser FuzzHTTPResponseDecoder FuzzFrameDecoder FuzzUTF8 FuzzRouteSelection FuzzProxyProtocol FuzzConfigLoader FuzzTLSRecords)
 targets=("${all_targets[@]}")
 if [[ $# -ge 1 && "$1" != "all" ]]; then targets=("$1"); fi
 seconds="${2:-60}"

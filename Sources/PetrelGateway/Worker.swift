@@ -1,3 +1,4 @@
+import Glibc
 import PetrelCore
 import PetrelCrypto
 import PetrelHTTPClient
@@ -33,11 +34,14 @@ final class Worker: IntegrationServices, IntegrationCompletionTarget {
     private var sweepIntervalMs: UInt64 = 0
     private(set) var draining = false
     private var drainDeadlineMs: Int64 = 0
-    /// Outbound HTTP for integrations: one libcurl multi per loop, made on first use.
+    /// Outbound HTTP for integrations: one client (a libcurl multi and a plain-http pool) per
+    /// loop, made on first use. `PETREL_UPSTREAM_CLIENT=curl` sends `http_proxy` routes through
+    /// libcurl too: a benchmark switch (docs/benchmarks.md), not configuration.
     private var client: HTTPClient?
     var httpClient: HTTPClient {
         if let client { return client }
-        let made = HTTPClient(loop: loop, options: HTTPClientOptions())
+        let curlOnly = getenv("PETREL_UPSTREAM_CLIENT").map { String(cString: $0) } == "curl"
+        let made = HTTPClient(loop: loop, options: HTTPClientOptions(pooledPlainHTTP: !curlOnly))
         client = made
         return made
     }

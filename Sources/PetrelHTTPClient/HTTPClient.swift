@@ -91,8 +91,11 @@ public final class HTTPClient {
         close()
     }
 
+    /// Streamed plain-http requests, sent without curl; made on first use.
+    private var upstreamPool: UpstreamPool?
+
     /// Requests sent and not yet completed.
-    public var inFlightCount: Int { transfers.count }
+    public var inFlightCount: Int { transfers.count + (upstreamPool?.inFlightCount ?? 0) }
 
     /// Starts a request. `completion` runs on the loop's thread exactly once: with the response,
     /// with an error, or with `.other("cancelled")` after `cancel`/`close`. A request refused up
@@ -112,7 +115,20 @@ public final class HTTPClient {
     @discardableResult
     public func stream(_ request: HTTPClientRequest, body: HTTPRequestBodySource? = nil, bodyLength: Int? = nil,
                        to delegate: HTTPResponseStreamDelegate) -> HTTPRequestID {
-        start(request, delegate: delegate, body: body.map { ($0, bodyLength) }) { result in
+        if options.pooledPlainHTTP, !closed, let target = UpstreamTarget(url: request.url) {
+            let id = HTTPRequestID(rawValue: nextID)
+            nextID += 1
+            if let problem = Self.headerProblem(request) {
+                delegate.responseEnd(.other(problem))
+                return id
+            }
+            let pool = upstreamPool ?? UpstreamPool(loop: loop, connectTimeoutMs: options.connectTimeoutMs,
+                                                    maxConnectionsPerOrigin: options.maxConnectionsPerHost)
+            upstreamPool = pool
+            pool.start(id: id, request, target: target, body: body, bodyLength: bodyLength, delegate: delegate)
+            return id
+        }
+        return start(request, delegate: delegate, body: body.map { ($0, bodyLength) }) { result in
             switch result {
             case .success: delegate.responseEnd(nil)
             case .failure(let error): delegate.responseEnd(error)
@@ -123,6 +139,7 @@ public final class HTTPClient {
     /// Lets a stream paused by its delegate go on; the refused bytes are offered again (possibly
     /// before this returns). Ignored for requests not paused.
     public func resume(_ id: HTTPRequestID) {
+        if let upstreamPool, upstreamPool.owns(id) { return upstreamPool.resume(id) }
         guard let transfer = transfers[id], transfer.paused, !closed else { return }
         transfer.paused = false
         unpause(transfer)
@@ -131,6 +148,7 @@ public final class HTTPClient {
     /// Lets a streamed request body paused by its source (`.wait`) go on: curl asks it again
     /// (possibly before this returns). Ignored for uploads not paused.
     public func resumeUpload(_ id: HTTPRequestID) {
+        if let upstreamPool, upstreamPool.owns(id) { return upstreamPool.resumeUpload(id) }
         guard let transfer = transfers[id], transfer.uploadPaused, !closed else { return }
         transfer.uploadPaused = false
         unpause(transfer)
@@ -194,6 +212,7 @@ public final class HTTPClient {
     /// Stops a request; its completion runs now with `.other("cancelled")`. Unknown or finished
     /// ids are ignored.
     public func cancel(_ id: HTTPRequestID) {
+        if let upstreamPool, upstreamPool.owns(id) { return upstreamPool.cancel(id) }
         if curlDepth > 0 {
             // Removing a handle from inside curl's own callback is undefined; the write callback
             // refuses further bytes meanwhile.
@@ -231,6 +250,7 @@ public final class HTTPClient {
     public func close() {
         guard !closed, let multi else { return }
         closed = true
+        upstreamPool?.close()
         let pending = transfers.values.sorted { $0.id.rawValue < $1.id.rawValue }
         transfers.removeAll()
         for transfer in pending {
@@ -541,13 +561,11 @@ public final class HTTPClient {
         // Headers: the caller's, plus removal of what curl would add on its own, so the backend
         // sees exactly what the gateway meant to send.
         var list: UnsafeMutablePointer<curl_slist>?
-        // Only three names matter here: compared in place rather than through a set of
-        // lowercased copies (a hash and an allocation per header per request).
         var hasExpect = false, hasAccept = false, hasContentType = false
         for (name, value) in request.headers {
             switch name.utf8.count {
-            case 6: hasExpect = hasExpect || Self.isNamed(name, "expect"); hasAccept = hasAccept || Self.isNamed(name, "accept")
-            case 12: hasContentType = hasContentType || Self.isNamed(name, "content-type")
+            case 6: hasExpect = hasExpect || HeaderName.is(name, "expect"); hasAccept = hasAccept || HeaderName.is(name, "accept")
+            case 12: hasContentType = hasContentType || HeaderName.is(name, "content-type")
             default: break
             }
             // "Name;" is curl's spelling for a header with an empty value ("Name:" would remove it).
@@ -564,18 +582,6 @@ public final class HTTPClient {
 
         if failed != CURLE_OK { return String(cString: curl_easy_strerror(failed)) }
         return nil
-    }
-
-    /// `name` equals `lower` (lowercase ASCII) ignoring ASCII case.
-    private static func isNamed(_ name: String, _ lower: StaticString) -> Bool {
-        guard name.utf8.count == lower.utf8CodeUnitCount else { return false }
-        var i = 0
-        for byte in name.utf8 {
-            let folded: UInt8 = byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
-            if folded != lower.utf8Start[i] { return false }
-            i += 1
-        }
-        return true
     }
 
     /// CR, LF or NUL in a header would let a caller split the request.

@@ -14,6 +14,10 @@ public struct HTTPClientOptions: Sendable {
     /// Concurrent connections to one host:port; further requests wait in curl's queue (their
     /// total timeout keeps running). Default 64.
     public var maxConnectionsPerHost: Int
+    /// Streamed requests to `http://` URLs with an IP literal host go through the client's own
+    /// connection pool (Upstream/UpstreamPool.swift); false sends them through libcurl like the
+    /// rest, for side-by-side measurements.
+    public var pooledPlainHTTP: Bool
 
     public init(
         caFile: String? = nil,
@@ -21,7 +25,8 @@ public struct HTTPClientOptions: Sendable {
         clientKeyFile: String? = nil,
         connectTimeoutMs: Int64 = 5_000,
         maxResponseBytes: Int = 10 * 1024 * 1024,
-        maxConnectionsPerHost: Int = 64
+        maxConnectionsPerHost: Int = 64,
+        pooledPlainHTTP: Bool = true
     ) {
         self.caFile = caFile
         self.clientCertificateFile = clientCertificateFile
@@ -29,6 +34,7 @@ public struct HTTPClientOptions: Sendable {
         self.connectTimeoutMs = connectTimeoutMs
         self.maxResponseBytes = maxResponseBytes
         self.maxConnectionsPerHost = maxConnectionsPerHost
+        self.pooledPlainHTTP = pooledPlainHTTP
     }
 }
 

@@ -58,11 +58,11 @@ final class StreamRecorder: HTTPResponseStreamDelegate {
 
 @Suite("HTTPClient streams")
 struct StreamTests {
-    private func stream(_ path: String, timeoutMs: Int64 = 5_000, setUp: @escaping (StreamRecorder) -> Void = { _ in })
+    private func stream(_ path: String, pooled: Bool, timeoutMs: Int64 = 5_000, setUp: @escaping (StreamRecorder) -> Void = { _ in })
         throws -> (recorder: StreamRecorder?, liveHandles: Int) {
         let server = try TestServer()
         defer { server.stop() }
-        let run = runClient { (client, finish: @escaping (StreamRecorder) -> Void) in
+        let run = runClient(HTTPClientOptions(pooledPlainHTTP: pooled)) { (client, finish: @escaping (StreamRecorder) -> Void) in
             let recorder = StreamRecorder(done: finish)
             recorder.client = client
             recorder.loop = client.loop
@@ -72,10 +72,13 @@ struct StreamTests {
         return (run.value, run.liveHandles)
     }
 
-    @Test("head first, then the whole body, beyond the buffered client's 10 MiB limit")
-    func largeBody() throws {
+    /// Every test runs through the plain-http pool and through libcurl (which https URLs take).
+    static let engines = [true, false]
+
+    @Test("head first, then the whole body, beyond the buffered client's 10 MiB limit", arguments: engines)
+    func largeBody(pooled: Bool) throws {
         let size = 12 * 1024 * 1024
-        let run = try stream("/big/\(size)")
+        let run = try stream("/big/\(size)", pooled: pooled)
         #expect(run.liveHandles == 0)
         let recorder = try #require(run.recorder)
         #expect(recorder.events.first == "head" && recorder.events.last == "end")
@@ -83,30 +86,30 @@ struct StreamTests {
         #expect(recorder.body.count == size)
     }
 
-    @Test("a refused piece pauses the transfer and comes again after resume", arguments: ["/big/300000", "/bigchunked/300000"])
-    func pauseAndResume(path: String) throws {
-        let run = try stream(path) { $0.refuseAfter = 100_000 }
+    @Test("a refused piece pauses the transfer and comes again after resume", arguments: engines, ["/big/300000", "/bigchunked/300000"])
+    func pauseAndResume(pooled: Bool, path: String) throws {
+        let run = try stream(path, pooled: pooled) { $0.refuseAfter = 100_000 }
         let recorder = try #require(run.recorder)
         #expect(recorder.refusals == 1)
         #expect(recorder.body.count == 300_000)
         #expect(recorder.events.last == "end")
     }
 
-    @Test("cancel from inside the body callback ends the stream once, as cancelled")
-    func cancelInsideCallback() throws {
-        let run = try stream("/big/5000000") { $0.cancelAfter = 1 }
+    @Test("cancel from inside the body callback ends the stream once, as cancelled", arguments: engines)
+    func cancelInsideCallback(pooled: Bool) throws {
+        let run = try stream("/big/5000000", pooled: pooled) { $0.cancelAfter = 1 }
         #expect(run.liveHandles == 0)
         let recorder = try #require(run.recorder)
         #expect(recorder.events.filter { $0.hasPrefix("end") } == ["end \(HTTPClientError.cancelled)"])
         #expect(recorder.body.count < 5_000_000)
     }
 
-    @Test("the timeout covers the wait for the head only")
-    func headTimeout() throws {
-        let late = try stream("/sleep/1500", timeoutMs: 300)
+    @Test("the timeout covers the wait for the head only", arguments: engines)
+    func headTimeout(pooled: Bool) throws {
+        let late = try stream("/sleep/1500", pooled: pooled, timeoutMs: 300)
         #expect(late.recorder?.events == ["end \(HTTPClientError.timeout)"])
         // This body is held for longer than the timeout (paused for 600 ms) and still completes.
-        let slowBody = try stream("/big/3000000", timeoutMs: 200) {
+        let slowBody = try stream("/big/3000000", pooled: pooled, timeoutMs: 200) {
             $0.refuseAfter = 1_000_000
             $0.resumeAfterMs = 600
         }

@@ -3,7 +3,8 @@ import Foundation
 /// A small HTTP/1.1 server in Python (`http.server`), started per test on 127.0.0.1, port 0.
 /// Routes: `/echo` (the request back as JSON, with the client's port), `/status/N`, `/sleep/MS`,
 /// `/big/N` (Content-Length), `/bigchunked/N` (chunked), `/redirect` (302), `/early`
-/// (103 Early Hints, then 200). With `tls`, it serves HTTPS and, with a client CA, demands a
+/// (103 Early Hints, then 200), `/stale` (`/echo`, then the connection closes without notice),
+/// `/garbage` (a head no client may accept). With `tls`, it serves HTTPS and, with a client CA, demands a
 /// client certificate.
 final class TestServer: @unchecked Sendable {
     let process: Process
@@ -86,7 +87,7 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         parts = self.path.split("?")[0].strip("/").split("/")
         route = parts[0]
-        if route == "echo":
+        if route == "echo" or route == "stale":
             peer = None
             if hasattr(self.connection, "getpeercert"):
                 cert = self.connection.getpeercert()
@@ -101,6 +102,11 @@ class Handler(BaseHTTPRequestHandler):
                 "peer": peer,
             }
             self.reply(200, json.dumps(info).encode(), [("Content-Type", "application/json"), ("X-Echo", "yes")])
+            if route == "stale":
+                self.close_connection = True
+        elif route == "garbage":
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+            self.close_connection = True
         elif route == "status":
             self.reply(int(parts[1]), ("status " + parts[1]).encode(), [("X-Status", parts[1])])
         elif route == "sleep":
