@@ -247,7 +247,7 @@ final class Connection: StreamHandler, ConnectionContext {
 
 /// Holds the HTTP parser only until the upgrade, so WebSocket connections do not carry it.
 final class HTTPSession {
-    var parser: HTTPRequestParser
+    @exclusivity(unchecked) var parser: HTTPRequestParser
     /// Admin requests whose answers come later (from other loops or nodes), in request order.
     var admin = AdminPipeline()
     /// The handshake while its authorizer or `$connect` runs.
@@ -255,7 +255,7 @@ final class HTTPSession {
     var pendingHead: HTTPRequestHead?
     var pendingProtocols: [String] = []
     /// The current request's timing, route and trace for metrics and the access log (Observability/).
-    var observation = ConnectionObservation()
+    @exclusivity(unchecked) var observation = ConnectionObservation()
     /// The address requests arrive from (TCP peer or PROXY source), before `X-Forwarded-For`.
     var transportPeer: IPAddress?
     /// Set while a listener with `proxy_protocol` waits for the header.

@@ -50,7 +50,7 @@ final class Worker: IntegrationServices, IntegrationCompletionTarget {
     let metrics = LoopMetrics()
     /// Where `Connection.respond` builds each answer's head before the stream copies it: one
     /// buffer per loop, reused, instead of an array per answer.
-    var responseHead: [UInt8] = []
+    @exclusivity(unchecked) var responseHead: [UInt8] = []
 
     /// Admin dashboard event streams (loop 0, made on first use).
     var dashboardStreams: DashboardStreams?

@@ -17,9 +17,12 @@ public final class EventLoop {
     /// Writes produced while one stream's read callback runs are gathered here and go out in one
     /// system call when the callback ends ("corking").
     let corkBuffer: UnsafeMutableRawPointer
-    var corkCount = 0
+    // Loop-confined and never borrowed across a call (here and on the hot properties of
+    // TCPStream, HTTPSession, LoopMetrics and Worker): the runtime's exclusivity check on every
+    // access cost about 2 % of a small request's CPU (docs/benchmarks.md, "HTTP API").
+    @exclusivity(unchecked) var corkCount = 0
     static let corkBufferSize = 256 * 1024
-    unowned(unsafe) var corkedStream: TCPStream?
+    @exclusivity(unchecked) unowned(unsafe) var corkedStream: TCPStream?
 
     /// Plaintext, staging and ciphertext buffers for TLS connections, made on first use.
     var tlsBuffers: TLSLoopBuffers?

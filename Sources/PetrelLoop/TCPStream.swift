@@ -13,10 +13,10 @@ public final class TCPStream {
     public var handler: StreamHandler?
 
     /// Bytes waiting behind the write in flight.
-    private var queued = OutboundBuffer()
+    @exclusivity(unchecked) private var queued = OutboundBuffer()
     /// The bytes of the `uv_write` in flight, owned here until its callback.
-    private var inFlight: (UnsafeMutableRawPointer, Int)?
-    private var writeRequest: UnsafeMutablePointer<uv_write_t>?
+    @exclusivity(unchecked) private var inFlight: (UnsafeMutableRawPointer, Int)?
+    @exclusivity(unchecked) private var writeRequest: UnsafeMutablePointer<uv_write_t>?
     public private(set) var isClosing = false
     /// A shutdown asked for while our own queue still held bytes: done when the queue drains,
     /// since libuv refuses writes submitted after a shutdown.

@@ -270,7 +270,7 @@ extension Connection {
         }
     }
 
-    /// An outbound call through the loop's libcurl client; its failures answer as API Gateway's
+    /// An outbound call through the loop's HTTP client; its failures answer as API Gateway's
     /// HTTP APIs do: 503 Service Unavailable after the timeout, 502 when unreachable or broken.
     private func send(_ request: HTTPClientRequest, _ state: APIRequest, timeoutMs: Int64,
                       read: @escaping (HTTPClientResponse) -> HTTPResponse) {

@@ -3,17 +3,17 @@ import PetrelCodecs
 import PetrelHTTPClient
 
 /// One `http_proxy` response on its way from the backend to the client (DESIGN §8: "streams the
-/// response"). The head goes out as soon as curl has it, then each body piece as curl delivers
-/// it: with the backend's `content-length`, else chunked. The gateway holds at most about
-/// `pauseBytes` of it: past that in the client's write queue the transfer pauses (curl stops
-/// reading the backend, TCP pushes back on it) until the client's writes drain.
+/// response"). The head goes out as soon as the HTTP client has it, then each body piece as it
+/// arrives: with the backend's `content-length`, else chunked. The gateway holds at most about
+/// `pauseBytes` of it: past that in the client's write queue the transfer pauses (the backend is
+/// no longer read, TCP pushes back on it) until the client's writes drain.
 ///
 /// Before the head, failures answer as API Gateway's HTTP APIs do (503 after the integration
 /// timeout, 502 otherwise); after it, the status is out, so a broken body closes the connection.
 /// The connection is parked (`awaitingResponse`) for the whole stream: pipelined requests wait.
 ///
 /// The request body streams the other way when the route allows it (`APIRequest.streamedBody`):
-/// curl's read callback takes the parser's body bytes as they arrive (`HTTPRequestBodySource`);
+/// the HTTP client takes the parser's body bytes as they arrive (`HTTPRequestBodySource`);
 /// with none buffered the upload pauses until the client sends more (`clientBodyArrived`). The
 /// client's socket is read only while at most `uploadBufferBytes` wait for the backend, so a
 /// slow backend pushes back on the client through TCP. A client that leaves mid-body cancels the
@@ -44,7 +44,7 @@ final class ProxyStream: HTTPResponseStreamDelegate, HTTPRequestBodySource {
     /// The backend's head arrived: the status is decided (and sent, or held in `heldHead`).
     private var hasHead = false
     /// The serialized head, held until the first body bytes (one write for both) or the end of
-    /// the curl call that delivered it (`responseFlush`).
+    /// the read that delivered it (`responseFlush`).
     private var heldHead: [UInt8]?
     private var chunksSent = false
     private var paused = false
@@ -183,7 +183,7 @@ final class ProxyStream: HTTPResponseStreamDelegate, HTTPRequestBodySource {
         connection.worker.httpClient.resume(id)
     }
 
-    // MARK: HTTPRequestBodySource (inside curl's read callback)
+    // MARK: HTTPRequestBodySource (asked by the HTTP client as the backend takes bytes)
 
     func requestBodyRead(into buffer: UnsafeMutableRawBufferPointer) -> HTTPRequestBodyRead {
         guard !finished, connection.phase == .http, let session = connection.http else { return .abort }

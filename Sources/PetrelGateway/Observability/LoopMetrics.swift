@@ -20,7 +20,7 @@ final class LoopMetrics {
     var limitHits = [Int](repeating: 0, count: LimitName.allCases.count)
     var handshakes: [Int: Int] = [:]
     /// Keyed by route number × 1000 + status.
-    var httpRequests: [Int: Int] = [:]
+    @exclusivity(unchecked) var httpRequests: [Int: Int] = [:]
     /// Keyed by operation × 1000 + status.
     var management: [Int: Int] = [:]
     var integrationDurations: [Int: HistogramValue] = [:]
