@@ -14,6 +14,9 @@ static inline uv_handle_t *petrel_async_as_handle(uv_async_t *a) { return (uv_ha
 static inline uv_handle_t *petrel_timer_as_handle(uv_timer_t *t) { return (uv_handle_t *)t; }
 static inline uv_handle_t *petrel_signal_as_handle(uv_signal_t *s) { return (uv_handle_t *)s; }
 static inline uv_tcp_t *petrel_stream_as_tcp(uv_stream_t *s) { return (uv_tcp_t *)s; }
+static inline uv_req_t *petrel_getaddrinfo_as_req(uv_getaddrinfo_t *r) { return (uv_req_t *)r; }
+/* SOCK_STREAM is an enum constant plus a macro of itself, which some Swift builds fail to import. */
+static const int petrel_sock_stream = SOCK_STREAM;
 
 static inline int petrel_set_reuseport(int fd) {
     int one = 1;

@@ -14,7 +14,7 @@ public struct HTTPClientOptions: Sendable {
     /// Concurrent connections to one host:port; further requests wait in curl's queue (their
     /// total timeout keeps running). Default 64.
     public var maxConnectionsPerHost: Int
-    /// Streamed requests to `http://` URLs with an IP literal host go through the client's own
+    /// Streamed requests to `http://` URLs go through the client's own
     /// connection pool (Upstream/UpstreamPool.swift); false sends them through libcurl like the
     /// rest, for side-by-side measurements.
     public var pooledPlainHTTP: Bool

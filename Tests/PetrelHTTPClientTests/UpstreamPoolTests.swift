@@ -135,6 +135,25 @@ struct UpstreamPoolTests {
         #expect(recorder.events.count == 1 && recorder.events[0].hasPrefix("end other("))
     }
 
+    @Test("a host name is resolved and served by the pool (which refuses what curl would accept)")
+    func hostName() throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let run = runClient { (client, finish: @escaping ([StreamRecorder]) -> Void) in
+            var recorders: [StreamRecorder] = []
+            let strict = StreamRecorder { _ in finish(recorders) }
+            let echo = StreamRecorder { _ in
+                client.stream(HTTPClientRequest(url: "http://LocalHost:\(server.port)/garbage", timeoutMs: 5_000), to: strict)
+            }
+            recorders = [echo, strict]
+            client.stream(HTTPClientRequest(url: "http://localhost:\(server.port)/echo", timeoutMs: 5_000), to: echo)
+        }
+        #expect(run.liveHandles == 0)
+        let recorders = try #require(run.value)
+        #expect(echoOf(recorders[0])?.header("host") == "localhost:\(server.port)")
+        #expect(recorders[1].head == nil && recorders[1].events.count == 1 && recorders[1].events[0].hasPrefix("end other("))
+    }
+
     @Test("nothing listening: connectFailed, and the pool holds nothing afterwards")
     func refused() throws {
         let port = try ClosedPort()

@@ -1,4 +1,5 @@
 import CLibUV
+import Glibc
 import PetrelCodecs
 import PetrelLoop
 
@@ -27,6 +28,10 @@ final class UpstreamConnection: StreamHandler {
     /// Responses completed on this connection: after the first, the backend may have closed it
     /// while it sat idle, and a request that meets that fate may be sent again elsewhere.
     var servedResponses = 0
+    /// Addresses still to try while connecting.
+    private var candidates: [[UInt8]] = []
+    /// The name lookup in flight; it holds a reference to the connection until its callback.
+    private var resolving: UnsafeMutablePointer<uv_getaddrinfo_t>?
 
     /// Request body bytes queued on the socket before the source is asked for more.
     static let uploadWindow = 256 * 1024
@@ -54,22 +59,103 @@ final class UpstreamConnection: StreamHandler {
         exchange = nil
     }
 
-    func connected(status: Int32) {
-        guard state == .connecting else { return }
-        guard status == 0 else {
-            if let exchange {
-                pool.fail(exchange, .connectFailed("connect: \(UVError.describe(status))"))
-            } else {
-                pool.discard(self)
-            }
+    // MARK: Connecting
+
+    /// Connects to the origin's address, or to each address its name resolves to in turn until
+    /// one answers (a name may resolve to `::1` where the backend listens on 127.0.0.1 only).
+    func open() {
+        if let address = origin.address {
+            candidates = [address]
+            connectNext()
+        } else {
+            resolve()
+        }
+    }
+
+    /// On libuv's thread pool, like curl's threaded resolver: `getaddrinfo` blocks.
+    private func resolve() {
+        let request = UnsafeMutablePointer<uv_getaddrinfo_t>.allocate(capacity: 1)
+        request.pointee.data = Unmanaged.passRetained(self).toOpaque()
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = petrel_sock_stream
+        let rc = uv_getaddrinfo(pool.loop.uv, request, upstreamResolved, origin.host, String(origin.port), &hints)
+        guard rc == 0 else {
+            Unmanaged<UpstreamConnection>.fromOpaque(request.pointee.data).release()
+            request.deallocate()
+            failToConnect("resolve \(origin.host): \(UVError.describe(rc))")
             return
         }
-        stream?.startReading()
+        resolving = request
+    }
+
+    fileprivate func resolved(status: Int32, _ list: UnsafeMutablePointer<addrinfo>?) {
+        resolving = nil
+        guard state == .connecting else { return }
+        var next = status == 0 ? list : nil
+        while let entry = next {
+            next = entry.pointee.ai_next
+            let family = entry.pointee.ai_family
+            guard family == AF_INET || family == AF_INET6, let address = entry.pointee.ai_addr else { continue }
+            candidates.append(Array(UnsafeRawBufferPointer(start: address, count: Int(entry.pointee.ai_addrlen))))
+        }
+        guard !candidates.isEmpty else {
+            failToConnect("resolve \(origin.host): \(status == 0 ? "no address" : UVError.describe(status))")
+            return
+        }
+        connectNext()
+    }
+
+    private func connectNext() {
+        let address = candidates.removeFirst()
+        var failure: Int32 = 0
+        let made = address.withUnsafeBytes { raw in
+            TCPStream.connect(loop: pool.loop, to: raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), failure: &failure) {
+                [weak self] stream, status in self?.connected(stream, status: status)
+            }
+        }
+        guard let made else {
+            attemptFailed(failure)
+            return
+        }
+        stream = made
+        made.handler = self
+    }
+
+    private func connected(_ attempt: TCPStream, status: Int32) {
+        guard state == .connecting, attempt === stream else { return }
+        guard status == 0 else {
+            attemptFailed(status)
+            return
+        }
+        attempt.startReading()
         if exchange == nil {
             pool.release(self)
         } else {
             state = .busy
             send()
+        }
+    }
+
+    /// One address refused: the next, else the exchange fails.
+    private func attemptFailed(_ status: Int32) {
+        if let failed = stream {
+            stream = nil
+            failed.handler = nil
+            failed.close()
+        }
+        if !candidates.isEmpty {
+            connectNext()
+        } else {
+            failToConnect("connect \(origin.host):\(origin.port): \(UVError.describe(status))")
+        }
+    }
+
+    private func failToConnect(_ reason: String) {
+        if let exchange {
+            pool.fail(exchange, .connectFailed(reason))
+        } else {
+            pool.discard(self)
         }
     }
 
@@ -83,6 +169,8 @@ final class UpstreamConnection: StreamHandler {
     func close() {
         state = .closed
         stream?.close()
+        // A lookup not started yet is dropped; a running one ends, and its callback sees `.closed`.
+        if let resolving { uv_cancel(petrel_getaddrinfo_as_req(resolving)) }
     }
 
     // MARK: Request body
@@ -232,4 +320,13 @@ final class UpstreamConnection: StreamHandler {
         self.stream = nil
         if state != .closed { pool.discard(self) }
     }
+}
+
+private func upstreamResolved(_ request: UnsafeMutablePointer<uv_getaddrinfo_t>?, _ status: Int32,
+                              _ list: UnsafeMutablePointer<addrinfo>?) {
+    guard let request else { return }
+    let connection = Unmanaged<UpstreamConnection>.fromOpaque(request.pointee.data).takeRetainedValue()
+    request.deallocate()
+    connection.resolved(status: status, list)
+    uv_freeaddrinfo(list)
 }

@@ -2,15 +2,15 @@ import CLibUV
 import Glibc
 import PetrelLoop
 
-/// Streamed plain-http requests (`HTTPClient.stream` to an `http://` URL with an IP literal
-/// host), sent by the gateway itself over kept-alive connections instead of through libcurl.
+/// Streamed plain-http requests (`HTTPClient.stream` to an `http://` URL), sent by the gateway
+/// itself over kept-alive connections instead of through libcurl.
 ///
 /// Why not curl here: an `http_proxy` route is a hot path, and a request through curl's multi
 /// interface cost six system calls (two of them `poll` checks on the reused connection) plus
 /// option setting and header-list building; this pool writes the head in one `write`, reads the
 /// answer with one `read` and keeps nothing per request but its `UpstreamExchange`
-/// (docs/benchmarks.md, "HTTP API"). TLS backends, host names and buffered `send` calls stay
-/// with curl.
+/// (docs/benchmarks.md, "HTTP API"). TLS backends and buffered `send` calls stay with curl.
+/// A host name is resolved for each new connection, not per request.
 ///
 /// Per origin (address and port) at most `maxConnectionsPerHost` connections are open; further
 /// requests wait in order for one to come free, their head deadline running. Idle connections
@@ -96,22 +96,11 @@ final class UpstreamPool {
 
     private func open(for exchange: UpstreamExchange) {
         let connection = UpstreamConnection(pool: self, origin: exchange.origin, connectDeadlineMs: loop.nowMs + connectTimeoutMs)
-        var failure: Int32 = 0
-        let stream = exchange.origin.withSockaddr { address in
-            TCPStream.connect(loop: loop, to: address, failure: &failure) { [weak connection] _, status in
-                connection?.connected(status: status)
-            }
-        }
-        guard let stream else {
-            fail(exchange, .connectFailed("connect: \(UVError.describe(failure))"))
-            return
-        }
-        connection.stream = stream
-        stream.handler = connection
         origins[exchange.origin, default: OriginState()].open += 1
         connections[ObjectIdentifier(connection)] = connection
         armTimer(connection.connectDeadlineMs)
         connection.begin(exchange)
+        connection.open()
     }
 
     /// The response is complete: the exchange ends, its connection serves the next or waits.

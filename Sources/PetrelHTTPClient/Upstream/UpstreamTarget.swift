@@ -1,20 +1,19 @@
 import CLibUV
 import Glibc
 
-/// A backend the upstream pool keeps connections to: an IP address and port.
+/// A backend the upstream pool keeps connections to: a host and port.
 struct UpstreamOrigin: Hashable {
-    /// `sockaddr_in` or `sockaddr_in6`, as bytes, so the origin can key a dictionary.
-    let address: [UInt8]
-
-    func withSockaddr<R>(_ body: (UnsafePointer<sockaddr>) -> R) -> R {
-        address.withUnsafeBytes { body($0.baseAddress!.assumingMemoryBound(to: sockaddr.self)) }
-    }
+    /// The IP literal, or the host name (lowercased) to resolve for each new connection.
+    let host: String
+    let port: Int
+    /// For an IP literal: its `sockaddr_in` or `sockaddr_in6`, as bytes.
+    let address: [UInt8]?
 }
 
 /// Where one plain-http request goes, read from its URL: the origin, the `Host` field and the
-/// request-target. Only URLs the pool can send as written qualify (`http://`, an IP literal
-/// host, visible ASCII, no user info or fragment); any other URL (https, a host name to
-/// resolve, something unusual) is left to libcurl.
+/// request-target. Only URLs the pool can send as written qualify (`http://`, visible ASCII, an
+/// IP literal or a plain host name, no user info or fragment); any other URL (https, something
+/// unusual) is left to libcurl.
 struct UpstreamTarget {
     let origin: UpstreamOrigin
     /// The URL's authority as written (`127.0.0.1:8080`, `[::1]:9000`).
@@ -56,20 +55,27 @@ struct UpstreamTarget {
             guard portText.count <= 5, let value = Int(portText), value > 0, value <= 65535 else { return nil }
             port = value
         }
-        guard let origin = Self.origin(ip: String(host), port: port) else { return nil }
+        guard let origin = Self.origin(host: host, port: port) else { return nil }
         self.origin = origin
     }
 
-    private static func origin(ip: String, port: Int) -> UpstreamOrigin? {
-        if ip.contains(":") {
+    private static func origin(host: Substring, port: Int) -> UpstreamOrigin? {
+        let text = String(host)
+        if host.contains(":") {
             var address = sockaddr_in6()
-            guard uv_ip6_addr(ip, Int32(port), &address) == 0 else { return nil }
-            return UpstreamOrigin(address: withUnsafeBytes(of: &address) { Array($0) })
+            guard uv_ip6_addr(text, Int32(port), &address) == 0 else { return nil }
+            return UpstreamOrigin(host: text, port: port, address: withUnsafeBytes(of: &address) { Array($0) })
         }
-        // inet_pton accepts only the dotted-quad form, so host names fall through to curl.
         var address = sockaddr_in()
-        guard ip.utf8.allSatisfy({ $0 == UInt8(ascii: ".") || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) }),
-              uv_ip4_addr(ip, Int32(port), &address) == 0 else { return nil }
-        return UpstreamOrigin(address: withUnsafeBytes(of: &address) { Array($0) })
+        if host.utf8.allSatisfy({ $0 == UInt8(ascii: ".") || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) }) {
+            guard uv_ip4_addr(text, Int32(port), &address) == 0 else { return nil }
+            return UpstreamOrigin(host: text, port: port, address: withUnsafeBytes(of: &address) { Array($0) })
+        }
+        // A DNS name (RFC 1123 letters, digits, hyphens and dots); anything else is curl's to judge.
+        guard host.utf8.allSatisfy({ byte in
+            byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-") || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+                || ((byte | 0x20) >= UInt8(ascii: "a") && (byte | 0x20) <= UInt8(ascii: "z"))
+        }) else { return nil }
+        return UpstreamOrigin(host: text.lowercased(), port: port, address: nil)
     }
 }
