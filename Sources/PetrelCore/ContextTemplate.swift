@@ -34,6 +34,13 @@ public struct ContextTemplate: Sendable, Equatable {
         self.parts = parts
     }
 
+    /// The text when it has no placeholder (the same for every request), else nil.
+    public var fixedBytes: [UInt8]? {
+        if parts.isEmpty { return [] }
+        if parts.count == 1, case .literal(let bytes) = parts[0] { return bytes }
+        return nil
+    }
+
     public func render(connectionId: ConnectionID, requestId: RequestID, routeKey: String, stage: String) -> [UInt8] {
         // Most mock bodies have no placeholder: the stored bytes are shared, not copied.
         if parts.count == 1, case .literal(let bytes) = parts[0] { return bytes }

@@ -111,6 +111,20 @@ extension Connection {
     /// Writes a response; without keep-alive the connection then closes gracefully.
     func respond(_ response: HTTPResponse, keepAlive: Bool, head: Bool = false) {
         worker.observeResponse(self, response)
+        write(body: response.body, keepAlive: keepAlive, head: head) { response.appendHead(to: &$0, keepAlive: $1) }
+    }
+
+    /// A prebuilt `mock` answer to an HTTP API request, answered at once.
+    func respond(_ answer: PrebuiltAnswer, _ state: APIRequest) {
+        worker.observeResponse(self, status: answer.status, body: answer.body)
+        write(body: answer.body, keepAlive: state.keepAlive, head: state.isHead) {
+            answer.appendHead(to: &$0, requestId: state.requestId, keepAlive: $1)
+        }
+    }
+
+    /// The head `appendHead` writes (told whether the connection stays open), then the body.
+    @inline(__always)
+    private func write(body: [UInt8], keepAlive: Bool, head: Bool, appendHead: (inout [UInt8], Bool) -> Void) {
         // Answered inside a streamed body (denied, or the backend answered early): the rest of
         // the body is not read, so the connection cannot carry another request.
         let keep = keepAlive && !worker.draining && (http?.parser.isBetweenRequests ?? true)
@@ -120,10 +134,10 @@ extension Connection {
         var headBytes: [UInt8] = []
         swap(&headBytes, &worker.responseHead)
         headBytes.removeAll(keepingCapacity: true)
-        response.appendHead(to: &headBytes, keepAlive: keep)
+        appendHead(&headBytes, keep)
         // The stream copies (or sends) both parts at once; the body is never concatenated.
         headBytes.withUnsafeBytes { headPart in
-            response.body.withUnsafeBytes { stream.write(headPart, head ? UnsafeRawBufferPointer(start: nil, count: 0) : $0) }
+            body.withUnsafeBytes { stream.write(headPart, head ? UnsafeRawBufferPointer(start: nil, count: 0) : $0) }
         }
         worker.responseHead = headBytes
         if !keep {

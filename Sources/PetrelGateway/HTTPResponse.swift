@@ -38,12 +38,16 @@ struct HTTPResponse: Sendable {
     /// Status line and headers, framed by `Content-Length` unless the status has no body.
     func appendHead(to out: inout [UInt8], keepAlive: Bool) {
         startHead(&out)
-        if status != 101 && status != 204 && status >= 200 {
-            Self.append("Content-Length: ", to: &out)
-            Self.appendDecimal(body.count, to: &out)
-            Self.append("\r\n", to: &out)
-        }
-        endHead(keepAlive: keepAlive, &out)
+        appendLength(&out)
+        Self.endHead(keepAlive: keepAlive, &out)
+    }
+
+    /// The `Content-Length` line, unless the status has no body.
+    func appendLength(_ out: inout [UInt8]) {
+        guard status != 101 && status != 204 && status >= 200 else { return }
+        Self.append("Content-Length: ", to: &out)
+        Self.appendDecimal(body.count, to: &out)
+        Self.append("\r\n", to: &out)
     }
 
     /// Status line and headers; `framing` is the body's framing header line, if any (a streamed
@@ -61,12 +65,24 @@ struct HTTPResponse: Sendable {
             Self.append(framing, to: &out)
             Self.append("\r\n", to: &out)
         }
-        endHead(keepAlive: keepAlive, &out)
+        Self.endHead(keepAlive: keepAlive, &out)
         return out
     }
 
     /// Built from bytes, not String interpolation: it runs once per HTTP response.
     private func startHead(_ out: inout [UInt8]) {
+        appendStatusAndHeaders(&out)
+        if let requestId {
+            Self.append(Self.requestIdPrefix, to: &out)
+            requestId.appendText(to: &out)
+            Self.append("\r\n", to: &out)
+        }
+    }
+
+    static var requestIdPrefix: StaticString { "apigw-requestid: " }
+
+    /// The status line and `headers`.
+    func appendStatusAndHeaders(_ out: inout [UInt8]) {
         Self.append("HTTP/1.1 ", to: &out)
         Self.appendDecimal(status, to: &out)
         out.append(0x20)
@@ -78,14 +94,9 @@ struct HTTPResponse: Sendable {
             Self.append(value, to: &out)
             Self.append("\r\n", to: &out)
         }
-        if let requestId {
-            Self.append("apigw-requestid: ", to: &out)
-            requestId.appendText(to: &out)
-            Self.append("\r\n", to: &out)
-        }
     }
 
-    private func endHead(keepAlive: Bool, _ out: inout [UInt8]) {
+    static func endHead(keepAlive: Bool, _ out: inout [UInt8]) {
         if !keepAlive { Self.append("Connection: close\r\n", to: &out) }
         Self.append("\r\n", to: &out)
     }
@@ -100,7 +111,7 @@ struct HTTPResponse: Sendable {
     }
 
     @inline(__always)
-    private static func append(_ text: StaticString, to out: inout [UInt8]) {
+    static func append(_ text: StaticString, to out: inout [UInt8]) {
         out.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 

@@ -36,3 +36,21 @@ import Testing
         #expect(Self.text(HTTPResponse(status: 599)) == "HTTP/1.1 599 Status 599\r\nContent-Length: 0\r\n\r\n")
     }
 }
+
+@Suite("Prebuilt mock answers")
+struct PrebuiltAnswerTests {
+    @Test("the head is byte for byte what HTTPResponse writes for the same answer",
+          arguments: [200, 204, 404], [true, false])
+    func sameBytes(status: Int, keepAlive: Bool) {
+        let answer = PrebuiltAnswer(status: status, headers: [("content-type", "application/json"), ("x-a", "b")],
+                                    body: Array("{\"ok\":true}".utf8))
+        let id = RequestID(high: 0x0123_4567_89AB_CDEF, low: 0xFEDC_BA98)
+        var expected = answer.response
+        expected.requestId = id
+        var wanted: [UInt8] = []
+        expected.appendHead(to: &wanted, keepAlive: keepAlive)
+        var got: [UInt8] = []
+        answer.appendHead(to: &got, requestId: id, keepAlive: keepAlive)
+        #expect(String(decoding: got, as: UTF8.self) == String(decoding: wanted, as: UTF8.self))
+    }
+}

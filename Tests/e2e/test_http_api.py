@@ -700,3 +700,32 @@ def test_drain_waits_for_http_route_calls_in_flight(petrel_server):
         assert srv.wait_exit(10) == 0
     assert results["proxy"] == (200, b"slow", "close")
     assert results["event"] == (200, b"slow", "close")
+
+
+def test_fixed_mock_answer_framing(petrel_server):
+    """A mock body without placeholders is answered from bytes serialized at load: the same
+    head as any answer (status, the integration's headers, a fresh apigw-requestid, the length),
+    no body for HEAD, and Connection: close when the connection ends."""
+    srv = petrel_server("""\
+http:
+  routes: {"ANY /fixed": {integration: ok}}
+integrations: {ok: {type: mock, status: 201, body: '{"ok":true}', headers: {content-type: application/json, x-a: b}}}
+""")
+    with tcp_connect(srv.public_port, timeout=10) as s:
+        reader = HttpReader(s)
+        ids = set()
+        for _ in range(2):
+            s.sendall(b"GET /fixed HTTP/1.1\r\nHost: x\r\n\r\n")
+            r = reader.read_response(timeout=10)
+            assert (r.status, r.body) == (201, b'{"ok":true}')
+            assert r.header("content-type") == "application/json" and r.header("x-a") == "b"
+            assert r.header("content-length") == "11" and r.header("connection") is None
+            ids.add(r.header("apigw-requestid"))
+        assert len(ids) == 2, "each answer has its own request id"
+        s.sendall(b"HEAD /fixed HTTP/1.1\r\nHost: x\r\n\r\n")
+        r = reader.read_response(timeout=10, head_request=True)
+        assert (r.status, r.body, r.header("content-length")) == (201, b"", "11")
+        s.sendall(b"GET /fixed HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        r = reader.read_response(timeout=10)
+        assert (r.status, r.body, r.header("connection")) == (201, b'{"ok":true}', "close")
+        assert reader.wait_eof(3)

@@ -7,20 +7,21 @@ public enum HTTPBodyFraming: Equatable, Sendable {
     /// Applies RFC 9112 §6.1-§6.3 strictly: anything that two parsers could read differently (the
     /// root of request smuggling) is refused rather than reconciled.
     static func of(_ head: HTTPRequestHead, maxBodyBytes: Int) -> Result<HTTPBodyFraming, HTTPParseError> {
-        let transferEncodings = head.headers.all("Transfer-Encoding")
-        let contentLengths = head.headers.all("Content-Length")
-        if !transferEncodings.isEmpty {
-            if !contentLengths.isEmpty { return .failure(.contentLengthWithTransferEncoding) }
+        // Counted, not collected: most requests have neither field, and this runs for each.
+        let transferEncodings = head.headers.count("Transfer-Encoding")
+        let contentLengths = head.headers.count("Content-Length")
+        if transferEncodings > 0 {
+            if contentLengths > 0 { return .failure(.contentLengthWithTransferEncoding) }
             if head.versionMinor == 0 { return .failure(.transferEncodingInHTTP10) }
-            guard transferEncodings.count == 1,
-                  HTTPSyntax.equalsIgnoringASCIICase(transferEncodings[0].utf8, "chunked".utf8) else {
+            guard transferEncodings == 1, let coding = head.headers.first("Transfer-Encoding"),
+                  HTTPSyntax.equalsIgnoringASCIICase(coding.utf8, "chunked".utf8) else {
                 return .failure(.unsupportedTransferEncoding)
             }
             return .success(.chunked)
         }
-        guard let contentLength = contentLengths.first else { return .success(.none) }
+        guard contentLengths > 0, let contentLength = head.headers.first("Content-Length") else { return .success(.none) }
         // "Content-Length: 5, 5" and repeated fields are refused, not merged (§6.3 item 5).
-        if contentLengths.count > 1 { return .failure(.multipleContentLength) }
+        if contentLengths > 1 { return .failure(.multipleContentLength) }
         let utf8 = contentLength.utf8
         guard !utf8.isEmpty else { return .failure(.invalidContentLength) }
         guard utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {

@@ -225,6 +225,12 @@ extension Connection {
             let text = body.render(connectionId: ConnectionID(high: 0, low: 0), requestId: state.requestId,
                                    routeKey: state.route.key.text, stage: settings.stage)
             deliver(HTTPResponse(status: status, headers: headers, body: text), state)
+        case .fixedMock(let answer):
+            if state.cors == nil && awaitingResponse == nil {
+                respond(answer, state)
+            } else {
+                deliver(answer.response, state)
+            }
         case .echo:
             deliver(HTTPResponse(status: 200, body: state.request.body), state)
         case .event(let url, let timeoutMs, let extraHeaders):

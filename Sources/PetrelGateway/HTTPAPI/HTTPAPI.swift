@@ -134,8 +134,10 @@ final class HTTPAPI: Sendable {
 
 /// What an HTTP route calls.
 enum HTTPAPIIntegration: Sendable {
-    /// `type: mock` with a fixed answer.
+    /// `type: mock` whose body has `${context.*}` placeholders.
     case mock(status: Int, body: ContextTemplate, headers: [(String, String)])
+    /// `type: mock` with the same body for every request.
+    case fixedMock(PrebuiltAnswer)
     /// `type: mock, mode: echo`: the request body back.
     case echo
     /// `type: http`: POSTs API Gateway's HTTP API payload format 2.0 event to `url`, with the
@@ -151,8 +153,12 @@ enum HTTPAPIIntegration: Sendable {
             if config.mode == .echo {
                 self = .echo
             } else {
-                self = .mock(status: config.status ?? 200, body: ContextTemplate(config.body ?? ""),
-                             headers: config.sortedHeaders)
+                let body = ContextTemplate(config.body ?? "")
+                if let fixed = body.fixedBytes {
+                    self = .fixedMock(PrebuiltAnswer(status: config.status ?? 200, headers: config.sortedHeaders, body: fixed))
+                } else {
+                    self = .mock(status: config.status ?? 200, body: body, headers: config.sortedHeaders)
+                }
             }
         case .http:
             self = .event(url: config.url ?? "", timeoutMs: config.httpRouteTimeout, headers: config.sortedHeaders)

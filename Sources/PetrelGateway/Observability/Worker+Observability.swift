@@ -39,10 +39,13 @@ extension Worker {
 
     /// Every response the connection writes (not the 101, see `observeConnect`).
     func observeResponse(_ connection: Connection, _ response: HTTPResponse) {
+        observeResponse(connection, status: response.status, body: response.body)
+    }
+
+    func observeResponse(_ connection: Connection, status: Int, body: [UInt8]) {
         // The counters need two scalars; the whole observation is copied only for a log line.
         let kind = connection.http?.observation.kind ?? .none
         let route = Int(connection.http?.observation.route ?? 0)
-        let status = response.status
         switch kind {
         case .admin:
             metrics.management[route * 1000 + status, default: 0] += 1
@@ -78,7 +81,7 @@ extension Worker {
             line.set(.httpMethod, String(o.requestLine[..<space]))
             line.set(.path, String(o.requestLine[o.requestLine.index(after: space)...]))
         }
-        if status >= 400 { line.set(.errorMessage, Self.errorMessage(response)) }
+        if status >= 400 { line.set(.errorMessage, Self.errorMessage(status: status, body: body)) }
         let trace = traceContext(for: connection).trace
         if trace.isValid { line.set(.traceparent, trace.header) }
         metrics.log.append(line)
@@ -189,15 +192,14 @@ extension Worker {
         line.set(.requestTimeEpoch, Int(now))
     }
 
-    private static func errorMessage(_ response: HTTPResponse) -> String {
+    private static func errorMessage(status: Int, body: [UInt8]) -> String {
         // Our error bodies are `{"message":"..."}` (no escapes in the texts we write).
         let prefix = Array("{\"message\":\"".utf8)
-        let body = response.body
         if body.count > prefix.count, Array(body[0..<prefix.count]) == prefix,
            let end = body[prefix.count...].firstIndex(of: 0x22) {
             return String(decoding: body[prefix.count..<end], as: UTF8.self)
         }
-        return HTTPResponse.reasonPhrase(response.status)
+        return HTTPResponse.reasonPhrase(status)
     }
 
     // MARK: Tracing
