@@ -219,11 +219,10 @@ extension Connection {
                 return
             }
         }
-        let settings = worker.settings
         switch state.route.integration {
         case .mock(let status, let body, let headers):
             let text = body.render(connectionId: ConnectionID(high: 0, low: 0), requestId: state.requestId,
-                                   routeKey: state.route.key.text, stage: settings.stage)
+                                   routeKey: state.route.key.text, stage: worker.settings.stage)
             deliver(HTTPResponse(status: status, headers: headers, body: text), state)
         case .fixedMock(let answer):
             if state.cors == nil && awaitingResponse == nil {
@@ -234,6 +233,7 @@ extension Connection {
         case .echo:
             deliver(HTTPResponse(status: 200, body: state.request.body), state)
         case .event(let url, let timeoutMs, let extraHeaders):
+            let settings = worker.settings
             let event = HTTPAPIEvent(head: head, body: state.request.body, routeKey: state.route.key.text,
                                      pathParameters: state.parameters, requestId: state.requestId, timeMs: state.timeMs,
                                      stage: settings.stage, apiId: settings.apiId, sourceIp: sourceIp,
