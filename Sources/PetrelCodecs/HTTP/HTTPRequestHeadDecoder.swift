@@ -20,8 +20,11 @@ enum HTTPRequestHeadDecoder {
         case .failure(let error): return .failure(error)
         }
 
+        // One allocation of the exact size: every line left is a field line.
+        var fieldLines = 0
+        for byte in bytes[lineStart...] where byte == HTTPSyntax.lineFeed { fieldLines += 1 }
         var entries: [(name: String, value: String)] = []
-        entries.reserveCapacity(16)
+        entries.reserveCapacity(fieldLines)
         while let lineRange = nextLine() {
             switch decodeFieldLine(UnsafeBufferPointer(rebasing: bytes[lineRange])) {
             case .success(let entry): entries.append(entry)
@@ -68,7 +71,7 @@ enum HTTPRequestHeadDecoder {
             return .failure(.unsupportedVersion)
         }
         return .success(RequestLine(
-            method: String(decoding: method, as: UTF8.self),
+            method: methodName(method),
             target: String(decoding: target, as: UTF8.self),
             versionMinor: Int(version[7] - UInt8(ascii: "0"))))
     }
@@ -91,6 +94,24 @@ enum HTTPRequestHeadDecoder {
         return .success((
             name: String(decoding: name, as: UTF8.self),
             value: String(decoding: value, as: UTF8.self)))
+    }
+
+    /// The common methods as literals (no validation or copy per request), others decoded.
+    private static func methodName(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+        func equals(_ literal: StaticString) -> Bool {
+            guard bytes.count == literal.utf8CodeUnitCount else { return false }
+            for i in 0..<bytes.count where bytes[i] != literal.utf8Start[i] { return false }
+            return true
+        }
+        switch bytes.count {
+        case 3: if equals("GET") { return "GET" } else if equals("PUT") { return "PUT" }
+        case 4: if equals("POST") { return "POST" } else if equals("HEAD") { return "HEAD" }
+        case 5: if equals("PATCH") { return "PATCH" }
+        case 6: if equals("DELETE") { return "DELETE" }
+        case 7: if equals("OPTIONS") { return "OPTIONS" }
+        default: break
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     private static func isDigit(_ byte: UInt8) -> Bool {

@@ -76,7 +76,7 @@ struct ConnectionObservation {
     var traceFromClient = false
     /// `METHOD path` of the current plain HTTP request, kept only while access logging is on.
     var requestLine = ""
-    /// Monotonic ns when the current HTTP request (or handshake) was parsed.
+    /// Monotonic ns when the current HTTP request (or handshake) was parsed; 0 without an access log.
     var startNs: UInt64 = 0
     /// Latency of the last asynchronous integration call (`$connect` on a handshake), µs; -1 none.
     var integrationUs: Int32 = -1

@@ -11,7 +11,8 @@ extension Worker {
     /// A request was parsed: note its start, its route (or management operation), and its trace.
     func observeRequest(_ connection: Connection, _ head: HTTPRequestHead) {
         var o = ConnectionObservation()
-        o.startNs = uv_hrtime()
+        // Only the access log's latency reads it: no clock read per request without a log.
+        if metrics.log.state != nil { o.startNs = uv_hrtime() }
         if connection.isAdmin {
             // The operation is noted where the request is parsed (`handleManagement`).
             o.kind = .admin
