@@ -63,7 +63,8 @@ enum HTTPRequestHeadDecoder {
 
         // HTTP-version = "HTTP" "/" DIGIT "." DIGIT (RFC 9112 §2.3); case-sensitive.
         let version = UnsafeBufferPointer(rebasing: line[(targetEnd + 1)...])
-        guard version.count == 8, version.starts(with: "HTTP/".utf8),
+        guard version.count == 8, version[0] == UInt8(ascii: "H"), version[1] == UInt8(ascii: "T"),
+              version[2] == UInt8(ascii: "T"), version[3] == UInt8(ascii: "P"), version[4] == UInt8(ascii: "/"),
               isDigit(version[5]), version[6] == UInt8(ascii: "."), isDigit(version[7]) else {
             return .failure(.malformedRequestLine)
         }
