@@ -585,12 +585,12 @@ public final class HTTPClient {
     }
 
     /// CR, LF or NUL in a header would let a caller split the request.
-    private static func headerProblem(_ request: HTTPClientRequest) -> String? {
+    static func headerProblem(_ request: HTTPClientRequest) -> String? {
         for (name, value) in request.headers {
-            if name.isEmpty || name.utf8.contains(where: { $0 == 0x3A || $0 <= 0x20 || $0 == 0x7F }) {
+            if name.isEmpty || !Self.allBytes(name, { $0 != 0x3A && $0 > 0x20 && $0 != 0x7F }) {
                 return "invalid header name \(name.debugDescription)"
             }
-            if value.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0 }) {
+            if !Self.allBytes(value, { $0 != 0x0D && $0 != 0x0A && $0 != 0 }) {
                 return "invalid value for header \(name)"
             }
         }
@@ -598,6 +598,18 @@ public final class HTTPClient {
             return "invalid method \(request.method.debugDescription)"
         }
         return nil
+    }
+
+    /// Every byte of `text` passes `test`; through the contiguous bytes when the String has them
+    /// (it runs for every header of every request).
+    @inline(__always)
+    private static func allBytes(_ text: String, _ test: (UInt8) -> Bool) -> Bool {
+        if let result = text.utf8.withContiguousStorageIfAvailable({ bytes in
+            for byte in bytes where !test(byte) { return false }
+            return true
+        }) { return result }
+        for byte in text.utf8 where !test(byte) { return false }
+        return true
     }
 
     private func closeWatch(_ socket: curl_socket_t) {

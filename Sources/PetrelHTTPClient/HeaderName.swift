@@ -1,8 +1,8 @@
 /// Header names compared in place: a request has a few names to look for, and a set of
 /// lowercased copies would cost a hash and an allocation per header.
-enum HeaderName {
+public enum HeaderName {
     /// `name` equals `lower` (lowercase ASCII) ignoring ASCII case.
-    static func `is`(_ name: String, _ lower: StaticString) -> Bool {
+    public static func `is`(_ name: String, _ lower: StaticString) -> Bool {
         guard name.utf8.count == lower.utf8CodeUnitCount else { return false }
         var i = 0
         for byte in name.utf8 {

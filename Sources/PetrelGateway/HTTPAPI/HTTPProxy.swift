@@ -1,5 +1,6 @@
 import PetrelCodecs
 import PetrelCore
+import PetrelHTTPClient
 
 /// Where an `http_proxy` route sends a request: the integration URL with `{name}` replaced by the
 /// route's path parameters (`{proxy}` for a greedy `{proxy+}`), raw as the client sent them.
@@ -55,7 +56,7 @@ struct ProxyTarget: Sendable {
             out += path
         }
         if let query, !query.isEmpty {
-            out += out.contains("?") ? "&" : "?"
+            out += out.utf8.contains(UInt8(ascii: "?")) ? "&" : "?"
             out += query
         }
         return out
@@ -63,33 +64,53 @@ struct ProxyTarget: Sendable {
 }
 
 /// Header rules of the proxy (RFC 9110 §7.6.1): hop-by-hop fields stay on their hop.
+///
+/// Names are compared in place, ASCII case-insensitively: this runs for every header of every
+/// proxied request and answer, where lowercased copies and set lookups cost an allocation and a
+/// hash each.
 enum ProxyHeaders {
-    static let hopByHop: Set<String> = [
-        "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
-        "proxy-authenticate", "proxy-authorization",
-    ]
+    static func isHopByHop(_ name: String) -> Bool {
+        switch name.utf8.count {
+        case 2: return HeaderName.is(name, "te")
+        case 7: return HeaderName.is(name, "trailer") || HeaderName.is(name, "upgrade")
+        case 10: return HeaderName.is(name, "connection") || HeaderName.is(name, "keep-alive")
+        case 16: return HeaderName.is(name, "proxy-connection")
+        case 17: return HeaderName.is(name, "transfer-encoding")
+        case 18: return HeaderName.is(name, "proxy-authenticate")
+        case 19: return HeaderName.is(name, "proxy-authorization")
+        default: return false
+        }
+    }
 
-    /// The request headers for the backend: the client's minus hop-by-hop fields (and those the
-    /// client's `Connection` names), `Host` (curl sets the backend's), framing fields (curl
-    /// frames the body), plus `X-Forwarded-For/Proto/Port`.
-    static func request(_ headers: HTTPHeaders, sourceIp: String, isTLS: Bool) -> [(String, String)] {
+    /// The field names a `Connection` header lists (lowercased): hop-by-hop too. Usually none.
+    private static func connectionOptions(_ values: [String]) -> Set<String> {
         var named: Set<String> = []
-        for value in headers.all("Connection") {
+        for value in values {
             for token in value.split(separator: ",") { named.insert(token.trimmingCharacters().lowercased()) }
         }
+        return named
+    }
+
+    /// The request headers for the backend: the client's minus hop-by-hop fields (and those the
+    /// client's `Connection` names), `Host` (the HTTP client sets the backend's), framing fields
+    /// (the HTTP client frames the body), plus `X-Forwarded-For/Proto/Port`.
+    static func request(_ headers: HTTPHeaders, sourceIp: String, isTLS: Bool) -> [(String, String)] {
+        var named: Set<String> = []
+        var connectionValues: [String] = []
+        for (name, value) in headers.entries where HeaderName.is(name, "connection") { connectionValues.append(value) }
+        if !connectionValues.isEmpty { named = connectionOptions(connectionValues) }
         var out: [(String, String)] = []
         out.reserveCapacity(headers.entries.count + 3)
         var forwardedFor: String?
         var host: String?
         for (name, value) in headers.entries {
-            let lower = name.lowercased()
-            switch lower {
-            case "host": host = value; continue
-            case "content-length", "expect", "x-forwarded-proto", "x-forwarded-port": continue
-            case "x-forwarded-for": forwardedFor = forwardedFor.map { $0 + ", " + value } ?? value; continue
-            default:
-                if hopByHop.contains(lower) || named.contains(lower) { continue }
+            if HeaderName.is(name, "host") { host = value; continue }
+            if HeaderName.is(name, "x-forwarded-for") { forwardedFor = forwardedFor.map { $0 + ", " + value } ?? value; continue }
+            if HeaderName.is(name, "content-length") || HeaderName.is(name, "expect")
+                || HeaderName.is(name, "x-forwarded-proto") || HeaderName.is(name, "x-forwarded-port") || isHopByHop(name) {
+                continue
             }
+            if !named.isEmpty && named.contains(name.lowercased()) { continue }
             out.append((name, value))
         }
         out.append(("X-Forwarded-For", forwardedFor.map { $0 + ", " + sourceIp } ?? sourceIp))
@@ -101,13 +122,11 @@ enum ProxyHeaders {
     /// The backend's response headers for the client: hop-by-hop and framing fields dropped (the
     /// gateway frames the response itself).
     static func response(_ headers: [(String, String)]) -> [(String, String)] {
-        var named: Set<String> = []
-        for (name, value) in headers where name.lowercased() == "connection" {
-            for token in value.split(separator: ",") { named.insert(token.trimmingCharacters().lowercased()) }
-        }
+        var connectionValues: [String] = []
+        for (name, value) in headers where HeaderName.is(name, "connection") { connectionValues.append(value) }
+        let named = connectionValues.isEmpty ? [] : connectionOptions(connectionValues)
         return headers.filter { name, _ in
-            let lower = name.lowercased()
-            return !hopByHop.contains(lower) && !named.contains(lower) && lower != "content-length"
+            !isHopByHop(name) && !HeaderName.is(name, "content-length") && (named.isEmpty || !named.contains(name.lowercased()))
         }
     }
 

@@ -68,8 +68,8 @@ final class ProxyStream: HTTPResponseStreamDelegate, HTTPRequestBodySource {
         connection.http?.observation.integrationUs = Int32(clamping: (uv_hrtime() &- startNs) / 1000)
         var response = HTTPResponse(status: status, headers: ProxyHeaders.response(headers))
         connection.decorateAPIResponse(&response, state)
-        let length = headers.first { $0.0.lowercased() == "content-length" }?.1
-        let chunkedByBackend = headers.contains { $0.0.lowercased() == "transfer-encoding" }
+        let length = headers.first { HeaderName.is($0.0, "content-length") }?.1
+        let chunkedByBackend = headers.contains { HeaderName.is($0.0, "transfer-encoding") }
         var framingLine: String?
         if status < 200 || status == 204 || status == 304 {
             framing = .none

@@ -109,9 +109,12 @@ final class UpstreamConnection: StreamHandler {
     private func connectNext() {
         let address = candidates.removeFirst()
         var failure: Int32 = 0
+        // Held strongly until the callback, which always comes (UV_ECANCELED after a close): a
+        // weak reference would give the connection a side table, and every retain and release
+        // of it the slow path.
         let made = address.withUnsafeBytes { raw in
             TCPStream.connect(loop: pool.loop, to: raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), failure: &failure) {
-                [weak self] stream, status in self?.connected(stream, status: status)
+                stream, status in self.connected(stream, status: status)
             }
         }
         guard let made else {

@@ -8,6 +8,13 @@ struct UpstreamOrigin: Hashable {
     let port: Int
     /// For an IP literal: its `sockaddr_in` or `sockaddr_in6`, as bytes.
     let address: [UInt8]?
+
+    /// The address follows from the host: hashing its bytes one by one on every lookup of the
+    /// pool's table would only cost time.
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(host)
+        hasher.combine(port)
+    }
 }
 
 /// Where one plain-http request goes, read from its URL: the origin, the `Host` field and the
@@ -31,7 +38,7 @@ struct UpstreamTarget {
         guard utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "#") }) else { return nil }
         let authorityEnd = utf8.firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") } ?? utf8.endIndex
         let authority = Substring(utf8[..<authorityEnd])
-        guard !authority.isEmpty, !authority.contains("@") else { return nil }
+        guard !authority.isEmpty, !authority.utf8.contains(UInt8(ascii: "@")) else { return nil }
         let rest = Substring(utf8[authorityEnd...])
         requestTarget = rest.isEmpty ? "/" : (rest.first == "?" ? "/" + rest : String(rest))
         hostField = String(authority)
@@ -61,7 +68,7 @@ struct UpstreamTarget {
 
     private static func origin(host: Substring, port: Int) -> UpstreamOrigin? {
         let text = String(host)
-        if host.contains(":") {
+        if host.utf8.contains(UInt8(ascii: ":")) {
             var address = sockaddr_in6()
             guard uv_ip6_addr(text, Int32(port), &address) == 0 else { return nil }
             return UpstreamOrigin(host: text, port: port, address: withUnsafeBytes(of: &address) { Array($0) })
