@@ -244,9 +244,10 @@ public final class HTTPClient {
         }
     }
 
-    /// Cancels every request in flight (each completion gets `.other("cancelled")`, in send
-    /// order), frees the curl handles and closes the uv handles. Idempotent. The loop can end
-    /// once the close callbacks have run.
+    /// Cancels every request in flight (each completion gets `.other("cancelled")`: the pool's
+    /// streams, then curl's requests, each in send order), frees the curl handles, closes the
+    /// pool's connections and the uv handles. Idempotent. The loop can end once the close
+    /// callbacks have run.
     public func close() {
         guard !closed, let multi else { return }
         closed = true
