@@ -3,7 +3,10 @@ import CLibUV
 import Glibc
 import PetrelLoop
 
-/// Outbound HTTP/1.1 for one event loop: libcurl's multi-socket API driven by libuv.
+/// Outbound HTTP/1.1 for one event loop: libcurl's multi-socket API driven by libuv, and for
+/// streamed requests to plain-http URLs a connection pool of the client's own
+/// (Upstream/UpstreamPool.swift), which the `http_proxy` hot path takes. What follows is the
+/// curl side; the pool documents its own rules.
 ///
 /// curl decides which sockets it wants watched and when it next needs a timeout; it tells us
 /// through CURLMOPT_SOCKETFUNCTION (one `uv_poll_t` per socket) and CURLMOPT_TIMERFUNCTION (one
@@ -112,6 +115,9 @@ public final class HTTPClient {
     ///
     /// With `body`, the request body comes from it as it becomes available instead of from
     /// `request.body`: sent with `Content-Length: bodyLength`, or chunked when that is nil.
+    ///
+    /// `http://` URLs go through the pool (unless `options.pooledPlainHTTP` is off), others
+    /// through curl; the contract is the same.
     @discardableResult
     public func stream(_ request: HTTPClientRequest, body: HTTPRequestBodySource? = nil, bodyLength: Int? = nil,
                        to delegate: HTTPResponseStreamDelegate) -> HTTPRequestID {
