@@ -1,6 +1,7 @@
 import CCurl
 import CLibUV
 import Glibc
+import PetrelCodecs
 import PetrelLoop
 
 /// Outbound HTTP/1.1 for one event loop: libcurl's multi-socket API driven by libuv, and for

@@ -1,6 +1,5 @@
 import PetrelCodecs
 import PetrelCore
-import PetrelHTTPClient
 
 /// Where an `http_proxy` route sends a request: the integration URL with `{name}` replaced by the
 /// route's path parameters (`{proxy}` for a greedy `{proxy+}`), raw as the client sent them.

@@ -81,16 +81,13 @@ final class UpstreamPool {
 
     /// An idle connection, a new one, or a place in the origin's queue.
     private func dispatch(_ exchange: UpstreamExchange) {
-        var state = origins[exchange.origin] ?? OriginState()
-        if let connection = state.idle.popLast() {
-            origins[exchange.origin] = state
+        // Mutated in place: a copy taken out of the table would copy its arrays on the first change.
+        if let connection = origins[exchange.origin]?.idle.popLast() {
             connection.begin(exchange)
-        } else if state.open < maxConnectionsPerOrigin {
-            origins[exchange.origin] = state
+        } else if (origins[exchange.origin]?.open ?? 0) < maxConnectionsPerOrigin {
             open(for: exchange)
         } else {
-            state.waiting.append(exchange)
-            origins[exchange.origin] = state
+            origins[exchange.origin, default: OriginState()].waiting.append(exchange)
         }
     }
 
@@ -166,12 +163,12 @@ final class UpstreamPool {
         guard connections.removeValue(forKey: ObjectIdentifier(connection)) != nil else { return }
         let wasIdle = connection.state == .idle
         connection.close()
-        var state = origins[connection.origin] ?? OriginState()
-        state.open -= 1
-        if wasIdle { state.idle.removeAll { $0 === connection } }
-        let next = closed || state.waiting.isEmpty ? nil : state.waiting.removeFirst()
-        origins[connection.origin] = state
-        if let next { open(for: next) }
+        let origin = connection.origin
+        origins[origin, default: OriginState()].open -= 1
+        if wasIdle { origins[origin]?.idle.removeAll { $0 === connection } }
+        if !closed, origins[origin]?.waiting.isEmpty == false, let next = origins[origin]?.waiting.removeFirst() {
+            open(for: next)
+        }
     }
 
     func cancel(_ id: HTTPRequestID) {

@@ -1,3 +1,5 @@
+import PetrelCodecs
+
 /// How an upstream request's body is framed on the wire.
 enum UpstreamBodyFraming: Equatable {
     case none
